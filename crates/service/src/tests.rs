@@ -1,0 +1,1 @@
+//! Service tests on real stores in a temporary directory.
