@@ -26,6 +26,11 @@ pub use pagination::PageRequest;
 pub use repositories::{parse_repository_name, parse_tag, CreateRepository, RepositoryFilter};
 pub use uploads::{LayerPart, MAX_LAYER_PARTS, MIN_LAYER_PART_SIZE, UPLOAD_PART_SIZE};
 
+/// The id of one HTTP request, set by the server's middleware in the request's
+/// extensions and sent back as `x-amzn-RequestId`, so both fronts log the same id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
 /// Settings that shape what the registry reports.
 #[derive(Clone, Debug)]
 pub struct Settings {

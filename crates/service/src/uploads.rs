@@ -26,15 +26,31 @@ pub struct LayerPart {
 
 type HashSlot = Arc<tokio::sync::Mutex<Option<Sha256Hasher>>>;
 
+/// Where an append must start.
+#[derive(Clone, Copy)]
+enum Start {
+    /// At the end of the upload, wherever that is.
+    Any,
+    /// At this byte, which must be the end of the upload (an OCI `Content-Range`).
+    At(u64),
+    /// At the end of the upload, counting toward ECR's part quota.
+    Part(LayerPart),
+}
+
 impl Registry {
     /// Opens an upload session in a repository and returns its id.
     pub async fn start_upload(&self, name: &RepositoryName) -> Result<String> {
         self.repository(name).await?;
         let id = uuid::Uuid::new_v4().to_string();
-        self.blobs.create_upload(&id).await?;
-        if let Err(error) = self.meta.create_upload(&id, name, self.clock.now()).await {
-            let _ = self.blobs.delete_upload(&id).await;
-            return Err(self.meta_error(error));
+        // The session row comes first, so upload files without a row are always
+        // leftovers that the reaper may delete.
+        self.meta
+            .create_upload(&id, name, self.clock.now())
+            .await
+            .map_err(|e| self.meta_error(e))?;
+        if let Err(error) = self.blobs.create_upload(&id).await {
+            let _ = self.meta.delete_upload(&id).await;
+            return Err(error.into());
         }
         tracing::debug!(repository = %name, upload_id = %id, "started upload");
         Ok(id)
@@ -102,6 +118,31 @@ impl Registry {
         part: Option<LayerPart>,
         body: ByteStream,
     ) -> Result<u64> {
+        let start = part.map_or(Start::Any, Start::Part);
+        self.append(name, id, start, body).await
+    }
+
+    /// Appends an OCI chunk to an upload. With `start`, from the chunk's `Content-Range`,
+    /// the chunk must begin where the upload ends, else `InvalidLayerPart` reports what
+    /// the upload holds. ECR's part quota does not apply. Returns the new size.
+    pub async fn append_chunk(
+        &self,
+        name: &RepositoryName,
+        id: &str,
+        start: Option<u64>,
+        body: ByteStream,
+    ) -> Result<u64> {
+        let start = start.map_or(Start::Any, Start::At);
+        self.append(name, id, start, body).await
+    }
+
+    async fn append(
+        &self,
+        name: &RepositoryName,
+        id: &str,
+        start: Start,
+        body: ByteStream,
+    ) -> Result<u64> {
         let upload = self.upload_in(name, id).await?;
         let slot = self.hash_slot(id);
         let mut kept = slot.lock().await;
@@ -110,8 +151,10 @@ impl Registry {
             .upload_size(id)
             .await?
             .ok_or_else(|| self.upload_not_found(name, id))?;
-        if let Some(part) = part {
-            self.check_part(name, id, &upload, offset, part)?;
+        match start {
+            Start::Any => {}
+            Start::At(first_byte) => self.check_start(name, id, offset, first_byte)?,
+            Start::Part(part) => self.check_part(name, id, &upload, offset, part)?,
         }
 
         let mut hasher = self.hasher_at(id, kept.take(), offset).await?;
@@ -153,19 +196,29 @@ impl Registry {
         offset: u64,
         part: LayerPart,
     ) -> Result<()> {
-        if part.first_byte != offset {
-            let message = format!(
-                "The part starts at byte {}, but the upload holds {offset} bytes; send the part that starts at byte {offset}",
-                part.first_byte
-            );
-            return Err(self.range_error(name, id, offset, message));
-        }
+        self.check_start(name, id, offset, part.first_byte)?;
         if upload.part_count >= MAX_LAYER_PARTS {
             return Err(Error::LimitExceeded(format!(
                 "The upload '{id}' already has {MAX_LAYER_PARTS} parts, the maximum; use larger parts"
             )));
         }
         Ok(())
+    }
+
+    fn check_start(
+        &self,
+        name: &RepositoryName,
+        id: &str,
+        offset: u64,
+        first_byte: u64,
+    ) -> Result<()> {
+        if first_byte == offset {
+            return Ok(());
+        }
+        let message = format!(
+            "The part starts at byte {first_byte}, but the upload holds {offset} bytes; send the part that starts at byte {offset}"
+        );
+        Err(self.range_error(name, id, offset, message))
     }
 
     fn range_error(&self, name: &RepositoryName, id: &str, size: u64, message: String) -> Error {
@@ -304,5 +357,51 @@ impl Registry {
         self.forget_upload_hash(id);
         tracing::debug!(repository = %name, upload_id = %id, "cancelled upload");
         Ok(())
+    }
+}
+
+impl Registry {
+    /// Deletes uploads not written to within `expiry`, and upload files that no upload
+    /// session owns (left by a crash between creating the two). Returns how many uploads
+    /// were deleted.
+    pub async fn reap_uploads(&self, expiry: std::time::Duration) -> Result<usize> {
+        let cutoff = self.clock.now().plus_millis(-(expiry.as_millis() as i64));
+        let stale = self
+            .meta
+            .stale_uploads(cutoff, 1000)
+            .await
+            .map_err(|e| self.meta_error(e))?;
+        for id in &stale {
+            let slot = self.hash_slot(id);
+            let _kept = slot.lock().await;
+            self.meta
+                .delete_upload(id)
+                .await
+                .map_err(|e| self.meta_error(e))?;
+            self.blobs.delete_upload(id).await?;
+            self.forget_upload_hash(id);
+            tracing::info!(upload_id = %id, "deleted abandoned upload");
+        }
+        let mut orphans = 0;
+        for id in self.blobs.list_uploads().await? {
+            let known = self
+                .meta
+                .upload(&id)
+                .await
+                .map_err(|e| self.meta_error(e))?
+                .is_some();
+            if !known
+                && self
+                    .upload_hashes
+                    .lock()
+                    .expect("upload hash lock")
+                    .get(&id)
+                    .is_none()
+            {
+                self.blobs.delete_upload(&id).await?;
+                orphans += 1;
+            }
+        }
+        Ok(stale.len() + orphans)
     }
 }

@@ -1,0 +1,188 @@
+//! Builds the stores, the registry and both API fronts, then serves them on one port
+//! until a shutdown signal.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use berth_auth::{AccessKey, Credentials, TokenSigner};
+use berth_ecr::{EcrState, SignatureCheck};
+use berth_service::{Registry, RequestId, Settings};
+use berth_store::{FsBlobStore, SqliteMetaStore};
+use berth_types::SystemClock;
+use http::HeaderValue;
+use tracing::Instrument;
+
+use crate::config::Config;
+
+/// How often the upload reaper looks for abandoned uploads.
+const REAPER_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "failed to create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let public_url = config.public_url(bound);
+
+    let meta = SqliteMetaStore::open(config.data_dir.join("metadata.db"))
+        .context("failed to open the metadata store")?;
+    let blobs = FsBlobStore::open(config.data_dir.join("blobs"))
+        .await
+        .context("failed to open the blob store")?;
+    let settings = Settings {
+        registry_id: config.registry_id.clone(),
+        region: config.region.clone(),
+        registry_host: public_url
+            .split_once("://")
+            .map_or(public_url.as_str(), |(_, host)| host)
+            .to_owned(),
+    };
+    let registry = Registry::new(
+        Arc::new(meta),
+        Arc::new(blobs),
+        Arc::new(SystemClock),
+        settings,
+    )
+    .await
+    .context("failed to start the registry")?;
+    let registry = Arc::new(registry);
+
+    let (credentials, url_signing_key) = load_credentials(&config)?;
+    let tokens = Arc::new(
+        TokenSigner::load_or_create(&config.data_dir).context("failed to load the token key")?,
+    );
+    if config.accept_any_signature {
+        tracing::warn!("accept_any_signature is on: any well-formed SigV4 signature is accepted; use this for local testing only");
+    }
+    let ecr = Arc::new(EcrState {
+        registry: registry.clone(),
+        credentials: credentials.clone(),
+        tokens,
+        signature_check: if config.accept_any_signature {
+            SignatureCheck::AcceptAnyKey
+        } else {
+            SignatureCheck::Strict
+        },
+        url_signing_key,
+        public_url: public_url.clone(),
+    });
+
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(berth_ecr::router(ecr))
+        .layer(middleware::from_fn(request_context));
+
+    let reaper = tokio::spawn(reap_uploads(
+        registry.clone(),
+        Duration::from_secs(config.upload_expiry_secs),
+    ));
+    tracing::info!(address = %bound, public_url = %public_url, data_dir = %config.data_dir.display(), "berth listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    reaper.abort();
+    tracing::info!("berth stopped");
+    Ok(())
+}
+
+/// Builds the key store from the configuration, creating the admin key on first start
+/// when none is configured. Returns the store and the key that signs download URLs.
+fn load_credentials(config: &Config) -> anyhow::Result<(Arc<Credentials>, AccessKey)> {
+    let (admin, created) =
+        berth_auth::load_or_create_admin_key(&config.data_dir, &config.registry_id)
+            .context("failed to load the admin access key")?;
+    let path = config.data_dir.join(berth_auth::ADMIN_CREDENTIALS_FILE);
+    if created {
+        tracing::info!(path = %path.display(), access_key_id = %admin.id, "created the admin access key; the secret is in the file");
+    }
+    let mut keys: Vec<AccessKey> = config
+        .access_keys
+        .iter()
+        .map(|key| AccessKey {
+            id: key.id.clone(),
+            secret: key.secret.clone(),
+            principal_arn: key
+                .principal_arn
+                .clone()
+                .unwrap_or_else(|| format!("arn:aws:iam::{}:user/{}", config.registry_id, key.id)),
+        })
+        .collect();
+    if keys.is_empty() {
+        tracing::info!(path = %path.display(), access_key_id = %admin.id, "no access keys configured; accepting the admin key");
+    }
+    keys.push(admin.clone());
+    Ok((Arc::new(Credentials::new(keys)), admin))
+}
+
+/// Gives each request an id, a tracing span and an `x-amzn-RequestId` header, and logs
+/// its completion.
+async fn request_context(mut request: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let _entered = span.enter();
+    tracing::debug!(
+        status,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "request finished"
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-amzn-RequestId", value);
+    }
+    response
+}
+
+/// Deletes uploads that have not been written to within `expiry`.
+async fn reap_uploads(registry: Arc<Registry>, expiry: Duration) {
+    let mut interval = tokio::time::interval(REAPER_INTERVAL.min(expiry));
+    loop {
+        interval.tick().await;
+        match registry.reap_uploads(expiry).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted abandoned uploads"),
+            Err(error) => {
+                tracing::warn!(error = %error, "failed to delete abandoned uploads; retrying next round")
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown signal received; finishing open requests");
+}
