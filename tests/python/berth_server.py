@@ -100,6 +100,8 @@ class BerthServer:
         env = dict(os.environ)
         env["BERTH_ACCESS_KEY_ID"] = self.credentials.access_key_id
         env["BERTH_SECRET_ACCESS_KEY"] = self.credentials.secret_access_key
+        # The output goes to a file that test reports include, so ask for no ANSI colors.
+        env["NO_COLOR"] = "1"
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()
             self._process = subprocess.Popen(
