@@ -74,6 +74,17 @@ pub struct Config {
     /// 86400 (one day).
     #[serde(default = "default_upload_expiry_secs")]
     pub upload_expiry_secs: u64,
+    /// Seconds between runs of every repository's lifecycle policy. Default 3600.
+    #[serde(default = "default_hourly")]
+    pub lifecycle_interval_secs: u64,
+    /// Seconds between garbage collections. Default 3600.
+    #[serde(default = "default_hourly")]
+    pub gc_interval_secs: u64,
+    /// Seconds a blob must have been unreferenced and unlinked before garbage collection
+    /// deletes it; it must cover the time between a layer upload and the manifest push
+    /// that references it. Default 3600.
+    #[serde(default = "default_hourly")]
+    pub gc_grace_secs: u64,
     /// Log format. Default `text`.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -93,6 +104,10 @@ fn default_registry_id() -> String {
 
 fn default_region() -> String {
     "us-east-1".to_owned()
+}
+
+fn default_hourly() -> u64 {
+    60 * 60
 }
 
 fn default_upload_expiry_secs() -> u64 {
@@ -143,8 +158,15 @@ impl Config {
                 bail!("an access key in the configuration has an empty id or secret");
             }
         }
-        if self.upload_expiry_secs == 0 {
-            bail!("upload_expiry_secs must be at least 1");
+        let intervals = [
+            ("upload_expiry_secs", self.upload_expiry_secs),
+            ("lifecycle_interval_secs", self.lifecycle_interval_secs),
+            ("gc_interval_secs", self.gc_interval_secs),
+        ];
+        for (name, value) in intervals {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
         }
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! The `berth` command: parses flags, loads the configuration, sets up logging and runs
 //! the server.
 
+mod admin;
 mod config;
+mod jobs;
 mod server;
 
 use std::net::SocketAddr;

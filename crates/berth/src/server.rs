@@ -18,10 +18,9 @@ use berth_types::SystemClock;
 use http::HeaderValue;
 use tracing::Instrument;
 
+use crate::admin::{self, AdminState};
 use crate::config::Config;
-
-/// How often the upload reaper looks for abandoned uploads.
-const REAPER_INTERVAL: Duration = Duration::from_secs(60);
+use crate::jobs;
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -80,21 +79,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         public_url: public_url.clone(),
     });
 
+    let admin = Arc::new(AdminState {
+        registry: registry.clone(),
+        credentials: credentials.clone(),
+        gc_grace: Duration::from_secs(config.gc_grace_secs),
+    });
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(berth_ecr::router(ecr))
+        .merge(admin::router(admin))
         .layer(middleware::from_fn(request_context));
 
-    let reaper = tokio::spawn(reap_uploads(
-        registry.clone(),
-        Duration::from_secs(config.upload_expiry_secs),
-    ));
+    let jobs = jobs::spawn_all(&registry, &config);
     tracing::info!(address = %bound, public_url = %public_url, data_dir = %config.data_dir.display(), "berth listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
-    reaper.abort();
+    for job in jobs {
+        job.abort();
+    }
     tracing::info!("berth stopped");
     Ok(())
 }
@@ -147,21 +151,6 @@ async fn request_context(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert("x-amzn-RequestId", value);
     }
     response
-}
-
-/// Deletes uploads that have not been written to within `expiry`.
-async fn reap_uploads(registry: Arc<Registry>, expiry: Duration) {
-    let mut interval = tokio::time::interval(REAPER_INTERVAL.min(expiry));
-    loop {
-        interval.tick().await;
-        match registry.reap_uploads(expiry).await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "deleted abandoned uploads"),
-            Err(error) => {
-                tracing::warn!(error = %error, "failed to delete abandoned uploads; retrying next round")
-            }
-        }
-    }
 }
 
 async fn shutdown_signal() {

@@ -75,10 +75,9 @@ impl Registry {
         let image = NewImage {
             digest: digest.clone(),
             media_type: parsed.media_type.clone(),
-            artifact_type: parsed
-                .config_media_type
-                .clone()
-                .or_else(|| parsed.artifact_type.clone()),
+            // `artifactType` first and the config media type as the fallback, the order
+            // the referrers API needs; `ParsedManifest::artifact_type` holds exactly that.
+            artifact_type: parsed.artifact_type.clone(),
             image_size: self.image_size(name, &parsed).await?,
             references: references(&parsed),
             subject: parsed.subject.clone(),

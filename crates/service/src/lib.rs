@@ -7,7 +7,9 @@
 
 mod blobs;
 mod error;
+mod gc;
 mod images;
+mod lifecycle;
 pub mod manifest;
 mod pagination;
 mod repositories;
@@ -21,7 +23,9 @@ use berth_types::{Clock, Digest, Sha256Hasher};
 
 pub use blobs::BlobBody;
 pub use error::{Error, Result};
+pub use gc::GcReport;
 pub use images::{ImageFailure, ImageIdentifier, PutImage, PutImageResult, PutMode};
+pub use lifecycle::{ExpiringImage, Preview};
 pub use pagination::PageRequest;
 pub use repositories::{parse_repository_name, parse_tag, CreateRepository, RepositoryFilter};
 pub use uploads::{LayerPart, MAX_LAYER_PARTS, MIN_LAYER_PART_SIZE, UPLOAD_PART_SIZE};

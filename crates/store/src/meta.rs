@@ -5,9 +5,9 @@ use berth_types::{Digest, RepositoryName, Tag, Timestamp};
 
 use crate::error::MetaError;
 use crate::model::{
-    Cursor, ImageId, ImageSummary, LifecyclePolicyRecord, LinkedBlob, NewImage, Page,
-    PutImageOutcome, Referrer, Repository, ResourceTag, StoredManifest, TagFilter, TagMutability,
-    Upload,
+    Cursor, ImageId, ImageSummary, LifecyclePolicyRecord, LifecyclePreviewRecord, LinkedBlob,
+    NewImage, Page, PutImageOutcome, Referrer, Repository, ResourceTag, StoredManifest, TagFilter,
+    TagMutability, Upload,
 };
 
 /// Repositories, images, tags, blob links, upload sessions and settings.
@@ -203,6 +203,33 @@ pub trait MetaStore: Send + Sync + 'static {
         name: &RepositoryName,
         at: Timestamp,
     ) -> Result<(), MetaError>;
+
+    /// Names the repositories that have a lifecycle policy, in name order after `after`.
+    async fn lifecycle_repositories(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RepositoryName>, MetaError>;
+    /// Records a new preview as `IN_PROGRESS` unless one is already in progress; returns
+    /// false in that case and changes nothing.
+    async fn begin_lifecycle_preview(
+        &self,
+        name: &RepositoryName,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<bool, MetaError>;
+    /// Stores the outcome of the preview that began at `started_at`.
+    async fn finish_lifecycle_preview(
+        &self,
+        name: &RepositoryName,
+        started_at: Timestamp,
+        status: &str,
+        results: &str,
+    ) -> Result<(), MetaError>;
+    async fn lifecycle_preview(
+        &self,
+        name: &RepositoryName,
+    ) -> Result<Option<LifecyclePreviewRecord>, MetaError>;
 
     /// Returns verified blobs that no manifest in any repository references and that
     /// were last linked before `before`: candidates for garbage collection.

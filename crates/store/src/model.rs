@@ -180,3 +180,14 @@ pub struct LifecyclePolicyRecord {
     pub text: String,
     pub last_evaluated_at: Timestamp,
 }
+
+/// The latest lifecycle policy preview of a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LifecyclePreviewRecord {
+    pub text: String,
+    /// `IN_PROGRESS`, `COMPLETE` or `FAILED`, as ECR names them.
+    pub status: String,
+    pub started_at: Timestamp,
+    /// The images the policy would expire, as JSON written by the service layer.
+    pub results: String,
+}

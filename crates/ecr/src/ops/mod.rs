@@ -3,6 +3,7 @@
 mod auth;
 mod images;
 mod layers;
+mod lifecycle;
 mod repositories;
 
 use axum::response::Response;
@@ -35,12 +36,17 @@ pub async fn dispatch(operation: Operation, call: &Call<'_>) -> Result<Response,
         Operation::BatchDeleteImage => images::batch_delete(call).await,
         Operation::DescribeImages => images::describe(call).await,
         Operation::ListImages => images::list(call).await,
+        Operation::PutLifecyclePolicy => lifecycle::put(call).await,
+        Operation::GetLifecyclePolicy => lifecycle::get(call).await,
+        Operation::DeleteLifecyclePolicy => lifecycle::delete(call).await,
+        Operation::StartLifecyclePolicyPreview => lifecycle::start_preview(call).await,
+        Operation::GetLifecyclePolicyPreview => lifecycle::get_preview(call).await,
         other => Err(not_implemented(other)),
     }
 }
 
 fn not_implemented(operation: Operation) -> EcrError {
-    // TODO: implement the lifecycle, policy, scanning, replication and pull-through cache
+    // TODO: implement the policy, scanning, replication and pull-through cache
     // operations; until then they fail with this error instead of pretending to work.
     EcrError::new(
         "UnsupportedOperationException",

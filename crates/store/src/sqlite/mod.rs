@@ -16,7 +16,10 @@ use berth_types::RepositoryName;
 use crate::error::MetaError;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[include_str!("001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("001_initial.sql"),
+    include_str!("002_lifecycle_previews.sql"),
+];
 
 /// Readers kept open between calls; more are opened under load and closed afterwards.
 const IDLE_READERS: usize = 8;

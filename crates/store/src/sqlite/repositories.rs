@@ -273,3 +273,84 @@ pub fn set_lifecycle_evaluated(
     )?;
     Ok(())
 }
+
+pub fn lifecycle_repositories(
+    connection: &Connection,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<RepositoryName>, MetaError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT r.name FROM lifecycle_policies p JOIN repositories r ON r.id = p.repository_id
+         WHERE r.name > ?1 ORDER BY r.name LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![after.unwrap_or(""), limit as i64], |row| {
+        let name: String = row.get(0)?;
+        RepositoryName::parse(&name).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Text,
+                Box::new(error),
+            )
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn begin_preview(
+    connection: &Connection,
+    name: &RepositoryName,
+    text: &str,
+    now: Timestamp,
+) -> Result<bool, MetaError> {
+    let id = repository_id(connection, name)?;
+    let running = connection
+        .prepare_cached(
+            "SELECT 1 FROM lifecycle_previews WHERE repository_id = ?1 AND status = 'IN_PROGRESS'",
+        )?
+        .exists([id])?;
+    if running {
+        return Ok(false);
+    }
+    connection.execute(
+        "INSERT INTO lifecycle_previews (repository_id, text, status, started_at, results)
+         VALUES (?1, ?2, 'IN_PROGRESS', ?3, '[]')
+         ON CONFLICT (repository_id) DO UPDATE SET text = excluded.text, status = excluded.status,
+             started_at = excluded.started_at, results = excluded.results",
+        params![id, text, now.0],
+    )?;
+    Ok(true)
+}
+
+pub fn finish_preview(
+    connection: &Connection,
+    name: &RepositoryName,
+    started_at: Timestamp,
+    status: &str,
+    results: &str,
+) -> Result<(), MetaError> {
+    let id = repository_id(connection, name)?;
+    connection.execute(
+        "UPDATE lifecycle_previews SET status = ?1, results = ?2 WHERE repository_id = ?3 AND started_at = ?4",
+        params![status, results, id, started_at.0],
+    )?;
+    Ok(())
+}
+
+pub fn preview(
+    connection: &Connection,
+    name: &RepositoryName,
+) -> Result<Option<crate::model::LifecyclePreviewRecord>, MetaError> {
+    let id = repository_id(connection, name)?;
+    let record = connection
+        .prepare_cached("SELECT text, status, started_at, results FROM lifecycle_previews WHERE repository_id = ?1")?
+        .query_row([id], |row| {
+            Ok(crate::model::LifecyclePreviewRecord {
+                text: row.get(0)?,
+                status: row.get(1)?,
+                started_at: Timestamp(row.get(2)?),
+                results: row.get(3)?,
+            })
+        })
+        .optional()?;
+    Ok(record)
+}

@@ -9,9 +9,9 @@ use super::{images, repositories, uploads, SqliteMetaStore};
 use crate::error::MetaError;
 use crate::meta::MetaStore;
 use crate::model::{
-    Cursor, ImageId, ImageSummary, LifecyclePolicyRecord, LinkedBlob, NewImage, Page,
-    PutImageOutcome, Referrer, Repository, ResourceTag, StoredManifest, TagFilter, TagMutability,
-    Upload,
+    Cursor, ImageId, ImageSummary, LifecyclePolicyRecord, LifecyclePreviewRecord, LinkedBlob,
+    NewImage, Page, PutImageOutcome, Referrer, Repository, ResourceTag, StoredManifest, TagFilter,
+    TagMutability, Upload,
 };
 
 #[async_trait]
@@ -345,6 +345,47 @@ impl MetaStore for SqliteMetaStore {
         let name = name.clone();
         self.write(move |tx| repositories::set_lifecycle_evaluated(tx, &name, at))
             .await
+    }
+
+    async fn lifecycle_repositories(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RepositoryName>, MetaError> {
+        let after = after.map(str::to_owned);
+        self.read(move |c| repositories::lifecycle_repositories(c, after.as_deref(), limit))
+            .await
+    }
+
+    async fn begin_lifecycle_preview(
+        &self,
+        name: &RepositoryName,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<bool, MetaError> {
+        let (name, text) = (name.clone(), text.to_owned());
+        self.write(move |tx| repositories::begin_preview(tx, &name, &text, now))
+            .await
+    }
+
+    async fn finish_lifecycle_preview(
+        &self,
+        name: &RepositoryName,
+        started_at: Timestamp,
+        status: &str,
+        results: &str,
+    ) -> Result<(), MetaError> {
+        let (name, status, results) = (name.clone(), status.to_owned(), results.to_owned());
+        self.write(move |tx| repositories::finish_preview(tx, &name, started_at, &status, &results))
+            .await
+    }
+
+    async fn lifecycle_preview(
+        &self,
+        name: &RepositoryName,
+    ) -> Result<Option<LifecyclePreviewRecord>, MetaError> {
+        let name = name.clone();
+        self.read(move |c| repositories::preview(c, &name)).await
     }
 
     async fn unreferenced_blobs(
