@@ -75,12 +75,18 @@ impl Registry {
             .remove(id);
     }
 
-    /// Checks that an upload exists in this repository and returns its record.
+    /// Checks that an upload exists in this repository and returns its record. A
+    /// repository that does not exist is reported as `RepositoryNotFound`, not as a
+    /// missing upload.
     async fn upload_in(&self, name: &RepositoryName, id: &str) -> Result<berth_store::Upload> {
         let upload = self.meta.upload(id).await.map_err(|e| self.meta_error(e))?;
-        upload
-            .filter(|upload| &upload.repository == name)
-            .ok_or_else(|| self.upload_not_found(name, id))
+        match upload.filter(|upload| &upload.repository == name) {
+            Some(upload) => Ok(upload),
+            None => {
+                self.repository(name).await?;
+                Err(self.upload_not_found(name, id))
+            }
+        }
     }
 
     /// Returns the number of bytes an upload holds.
