@@ -59,7 +59,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .context("failed to start the registry")?;
     let registry = Arc::new(registry);
 
-    let (credentials, url_signing_key) = load_credentials(&config)?;
+    let credentials = load_credentials(&config)?;
+    let url_signing_key = download_url_key(&registry).await?;
     let tokens = Arc::new(
         TokenSigner::load_or_create(&config.data_dir).context("failed to load the token key")?,
     );
@@ -103,17 +104,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the key store from the configuration, creating the admin key on first start
-/// when none is configured. Returns the store and the key that signs download URLs.
-fn load_credentials(config: &Config) -> anyhow::Result<(Arc<Credentials>, AccessKey)> {
-    let (admin, created) =
-        berth_auth::load_or_create_admin_key(&config.data_dir, &config.registry_id)
-            .context("failed to load the admin access key")?;
-    let path = config.data_dir.join(berth_auth::ADMIN_CREDENTIALS_FILE);
-    if created {
-        tracing::info!(path = %path.display(), access_key_id = %admin.id, "created the admin access key; the secret is in the file");
-    }
-    let mut keys: Vec<AccessKey> = config
+/// Builds the key store from the configuration. With no key configured, berth uses an
+/// admin key that it creates in the data directory on first start.
+fn load_credentials(config: &Config) -> anyhow::Result<Arc<Credentials>> {
+    let keys: Vec<AccessKey> = config
         .access_keys
         .iter()
         .map(|key| AccessKey {
@@ -125,11 +119,41 @@ fn load_credentials(config: &Config) -> anyhow::Result<(Arc<Credentials>, Access
                 .unwrap_or_else(|| format!("arn:aws:iam::{}:user/{}", config.registry_id, key.id)),
         })
         .collect();
-    if keys.is_empty() {
-        tracing::info!(path = %path.display(), access_key_id = %admin.id, "no access keys configured; accepting the admin key");
+    if !keys.is_empty() {
+        tracing::info!(count = keys.len(), "using the configured access keys");
+        return Ok(Arc::new(Credentials::new(keys)));
     }
-    keys.push(admin.clone());
-    Ok((Arc::new(Credentials::new(keys)), admin))
+    let (admin, created) =
+        berth_auth::load_or_create_admin_key(&config.data_dir, &config.registry_id)
+            .context("failed to load the admin access key")?;
+    let path = config.data_dir.join(berth_auth::ADMIN_CREDENTIALS_FILE);
+    let message = if created {
+        "created the admin access key"
+    } else {
+        "using the admin access key"
+    };
+    tracing::info!(path = %path.display(), access_key_id = %admin.id, "{message}; its secret is in the file");
+    Ok(Arc::new(Credentials::new(vec![admin])))
+}
+
+/// The key that signs GetDownloadUrlForLayer URLs. It is berth's own, derived from a
+/// secret in the metadata store so every node shares it, and it is accepted only on
+/// those URLs, never on the ECR API.
+async fn download_url_key(registry: &Registry) -> anyhow::Result<AccessKey> {
+    let secret = registry
+        .meta()
+        .secret("download-url-key")
+        .await
+        .context("failed to read the download URL key")?;
+    let settings = registry.settings();
+    Ok(AccessKey {
+        id: "BERTHDOWNLOADURLS000".to_owned(),
+        secret: secret.iter().map(|byte| format!("{byte:02x}")).collect(),
+        principal_arn: format!(
+            "arn:aws:iam::{}:role/berth-download-urls",
+            settings.registry_id
+        ),
+    })
 }
 
 /// Gives each request an id, a tracing span and an `x-amzn-RequestId` header, and logs
