@@ -15,7 +15,7 @@ use berth_service::Registry;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::json;
 
-/// What the admin calls need.
+/// The state of the admin routes.
 pub struct AdminState {
     pub registry: Arc<Registry>,
     pub credentials: Arc<Credentials>,

@@ -80,9 +80,9 @@ pub struct Config {
     /// Seconds between garbage collections. Default 3600.
     #[serde(default = "default_hourly")]
     pub gc_interval_secs: u64,
-    /// Seconds a blob must have been unreferenced and unlinked before garbage collection
-    /// deletes it; it must cover the time between a layer upload and the manifest push
-    /// that references it. Default 3600.
+    /// Seconds that a blob must stay unreferenced and unlinked before garbage collection
+    /// deletes it. Set it longer than clients take between a layer upload and the
+    /// manifest push that references the layer. Default 3600.
     #[serde(default = "default_hourly")]
     pub gc_grace_secs: u64,
     /// Log format. Default `text`.

@@ -26,7 +26,7 @@ use crate::Registry;
 /// Candidates examined per batch.
 const GC_BATCH: usize = 500;
 
-/// What one collection did.
+/// The outcome of one garbage collection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GcReport {
     pub blobs_deleted: u64,

@@ -72,7 +72,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that stands still until a test moves it.
+/// A clock that does not move until a test advances it.
 #[derive(Clone, Debug, Default)]
 pub struct ManualClock {
     millis: Arc<AtomicI64>,

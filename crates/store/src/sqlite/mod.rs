@@ -153,7 +153,7 @@ pub(crate) fn repository_id(
         .ok_or_else(|| MetaError::RepositoryNotFound(name.to_string()))
 }
 
-/// Reads a digest column, which only ever holds digests berth validated.
+/// Reads a digest column; berth writes only validated digests there.
 pub(crate) fn digest_column(
     row: &rusqlite::Row,
     index: usize,

@@ -8,7 +8,7 @@ use super::repository_id;
 use crate::error::MetaError;
 use crate::model::{Encryption, LifecyclePolicyRecord, Repository, ResourceTag, TagMutability};
 
-/// The most resource tags a repository may carry, as in ECR.
+/// The maximum number of resource tags on a repository, as in ECR.
 pub const MAX_RESOURCE_TAGS: usize = 50;
 
 const REPOSITORY_COLUMNS: &str =
