@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use berth_auth::{AccessKey, Credentials, TokenSigner};
 use berth_ecr::{EcrState, SignatureCheck};
+use berth_oci::OciState;
 use berth_service::{Registry, RequestId, Settings};
 use berth_store::{FsBlobStore, SqliteMetaStore};
 use berth_types::SystemClock;
@@ -67,6 +68,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.accept_any_signature {
         tracing::warn!("accept_any_signature is on: any well-formed SigV4 signature is accepted; use this for local testing only");
     }
+    let oci = OciState {
+        registry: registry.clone(),
+        tokens: tokens.clone(),
+        credentials: Arc::new(Credentials::new(vec![url_signing_key.clone()])),
+        create_on_push: config.create_on_push,
+    };
     let ecr = Arc::new(EcrState {
         registry: registry.clone(),
         credentials: credentials.clone(),
@@ -88,6 +95,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(berth_ecr::router(ecr))
+        .merge(berth_oci::router(oci))
         .merge(admin::router(admin))
         .layer(middleware::from_fn(request_context));
 
