@@ -45,7 +45,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A running `berth serve` on an ephemeral port of 127.0.0.1. Dropping it kills the
-/// process; the data directory is deleted with it unless it was borrowed.
+/// process. A data directory that `start` created is deleted with it.
 pub struct Server {
     child: Option<Child>,
     pub address: SocketAddr,
@@ -158,7 +158,8 @@ impl Server {
         format!("http://{}", self.address)
     }
 
-    /// The data directory this server owns, if it owns one.
+    /// Returns the data directory that `start` created, and panics for a server
+    /// started with `start_in`.
     pub fn data_dir(&self) -> &Path {
         self.data_dir
             .as_ref()
@@ -166,17 +167,17 @@ impl Server {
             .path()
     }
 
-    /// The server's stderr so far.
+    /// Returns the server's stderr so far.
     pub fn log_text(&self) -> String {
         self.log.lock().expect("log lock").join("\n")
     }
 
-    /// A client that signs with the configured access key.
+    /// Builds a client that signs with the configured access key.
     pub fn client(&self) -> Client {
         self.client_with(ACCESS_KEY_ID, SECRET_ACCESS_KEY)
     }
 
-    /// A client that signs with the given access key.
+    /// Builds a client that signs with the given access key.
     pub fn client_with(&self, access_key_id: &str, secret: &str) -> Client {
         let http = aws_smithy_http_client::Builder::new().build_http();
         let config = aws_sdk_ecr::Config::builder()
@@ -273,7 +274,7 @@ pub async fn http_get(url: &str) -> (u16, Vec<u8>) {
     (status, body.to_vec())
 }
 
-/// The AWS error code (`__type`) of a failed call.
+/// Returns the AWS error code (`__type`) of a failed call.
 pub fn error_code<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     error: &SdkError<E, R>,
 ) -> String {
@@ -283,7 +284,7 @@ pub fn error_code<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>
         .to_owned()
 }
 
-/// The HTTP status of a failed call.
+/// Returns the HTTP status of a failed call.
 pub fn error_status<E>(error: &SdkError<E>) -> u16 {
     error
         .raw_response()
@@ -292,7 +293,7 @@ pub fn error_status<E>(error: &SdkError<E>) -> u16 {
         .as_u16()
 }
 
-/// The message of a failed call.
+/// Returns the message of a failed call.
 pub fn error_message<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> String {
     error.message().unwrap_or_default().to_owned()
 }
@@ -308,7 +309,7 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// A lowercase name part that no other test uses.
+/// Returns 8 random lowercase hex digits, for names that no other test uses.
 pub fn unique_suffix() -> String {
     hex::encode(random_bytes(4))
 }
@@ -330,8 +331,8 @@ pub struct UploadedBlob {
     pub bytes: Vec<u8>,
 }
 
-/// Uploads bytes with InitiateLayerUpload, UploadLayerPart in parts of the size the
-/// server asks for, and CompleteLayerUpload, checking each response.
+/// Uploads bytes with InitiateLayerUpload, UploadLayerPart in parts of the `partSize`
+/// that InitiateLayerUpload returns, and CompleteLayerUpload, checking each response.
 pub async fn upload_layer(client: &Client, repository: &str, bytes: &[u8]) -> UploadedBlob {
     let digest = sha256_digest(bytes);
     let upload = client
@@ -504,7 +505,7 @@ pub async fn push_image(
     }
 }
 
-/// Puts a manifest and checks the echo; returns its digest.
+/// Puts a manifest, checks the image that PutImage returns and returns the digest.
 pub async fn put_manifest(
     client: &Client,
     repository: &str,
@@ -528,11 +529,29 @@ pub async fn put_manifest(
     digest
 }
 
-/// A copy of an image manifest with an annotation added, so it is a distinct image
-/// over the same blobs.
+/// Returns a copy of an image manifest with an annotation added, so it is a
+/// distinct image over the same blobs.
 pub fn variant_manifest(image: &Image, note: &str) -> String {
     let mut manifest: serde_json::Value =
         serde_json::from_str(&image.manifest).expect("the manifest is JSON");
     manifest["annotations"] = json!({ "org.example.variant": note });
     serde_json::to_string_pretty(&manifest).expect("manifest serializes")
+}
+
+/// Sends a POST with an empty body and returns the status and body.
+pub async fn http_post(url: &str) -> (u16, Vec<u8>) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<Bytes>>();
+    let request = hyper::Request::post(url)
+        .body(Empty::new())
+        .expect("a valid request");
+    let response = client.request(request).await.expect("POST the URL");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("read the response body")
+        .to_bytes();
+    (status, body.to_vec())
 }
