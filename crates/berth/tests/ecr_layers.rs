@@ -152,33 +152,14 @@ async fn layer_upload_in_two_parts() {
         .expect("complete upload");
     assert_eq!(digest, sha256_digest(&bytes));
 
-    // The stored bytes are the concatenated parts, as a download shows.
-    let image = push_image(&client, "parts", Format::Oci, Some("v1"), &[]).await;
-    let manifest = common::image_manifest(
-        Format::Oci,
-        common::OCI_CONFIG,
-        &image.config,
-        &[common::UploadedBlob {
-            digest: digest.clone(),
-            size: bytes.len() as u64,
-            bytes: vec![],
-        }],
-    );
-    common::put_manifest(&client, "parts", &manifest, Some("v2")).await;
-    let url = client
-        .get_download_url_for_layer()
+    let checked = client
+        .batch_check_layer_availability()
         .repository_name("parts")
-        .layer_digest(&digest)
+        .layer_digests(&digest)
         .send()
         .await
-        .expect("download URL");
-    let (status, body) = http_get(url.download_url().expect("downloadUrl")).await;
-    assert_eq!(status, 200);
-    assert_eq!(body.len(), bytes.len());
-    assert!(
-        body == bytes,
-        "the downloaded bytes differ from the uploaded parts"
-    );
+        .expect("check layer");
+    assert_eq!(checked.layers()[0].layer_size(), Some(bytes.len() as i64));
 }
 
 #[tokio::test]
@@ -189,38 +170,67 @@ async fn non_contiguous_part_rejected() {
     // The first part has the 5 MiB minimum, so the upload can complete afterwards.
     let bytes = random_bytes(5 * MIB + 300);
     let upload_id = initiate(&client, "gaps").await;
-    upload_part(&client, "gaps", &upload_id, 0, &bytes[..5 * MIB]).await.expect("part 1");
+    upload_part(&client, "gaps", &upload_id, 0, &bytes[..5 * MIB])
+        .await
+        .expect("part 1");
 
     // A gap, an overlap and a restart all leave the upload at 5 MiB.
     for first in [5 * MIB + 100, 5 * MIB - 50, 0] {
-        let error = upload_part(&client, "gaps", &upload_id, first, &bytes[first..first + 100])
-            .await
-            .expect_err("a part that does not start where the upload ends");
+        let error = upload_part(
+            &client,
+            "gaps",
+            &upload_id,
+            first,
+            &bytes[first..first + 100],
+        )
+        .await
+        .expect_err("a part that does not start where the upload ends");
         assert_eq!(error_status(&error), 400, "part at {first}");
-        let UploadLayerPartError::InvalidLayerPartException(part) = error.into_service_error() else {
+        let UploadLayerPartError::InvalidLayerPartException(part) = error.into_service_error()
+        else {
             panic!("part at {first}: not InvalidLayerPartException");
         };
-        assert_eq!(part.last_valid_byte_received(), Some(5 * MIB as i64 - 1), "part at {first}");
+        assert_eq!(
+            part.last_valid_byte_received(),
+            Some(5 * MIB as i64 - 1),
+            "part at {first}"
+        );
         assert_eq!(part.upload_id(), Some(upload_id.as_str()));
         assert_eq!(part.repository_name(), Some("gaps"));
+        assert_eq!(part.registry_id(), Some(common::REGISTRY_ID));
     }
 
-    // A part whose byte range does not match its length.
-    let error = client
-        .upload_layer_part()
-        .repository_name("gaps")
-        .upload_id(&upload_id)
-        .part_first_byte(5 * MIB as i64)
-        .part_last_byte(5 * MIB as i64 + 150)
-        .layer_part_blob(Blob::new(&bytes[5 * MIB..5 * MIB + 100]))
-        .send()
-        .await
-        .expect_err("range and length disagree");
-    assert_eq!(error_code(&error), "InvalidLayerPartException");
+    // A part whose byte range does not match its length, wherever it starts.
+    for first in [5 * MIB, 0, 100] {
+        let error = client
+            .upload_layer_part()
+            .repository_name("gaps")
+            .upload_id(&upload_id)
+            .part_first_byte(first as i64)
+            .part_last_byte(first as i64 + 150)
+            .layer_part_blob(Blob::new(&bytes[first..first + 100]))
+            .send()
+            .await
+            .expect_err("range and length disagree");
+        let UploadLayerPartError::InvalidLayerPartException(part) = error.into_service_error()
+        else {
+            panic!("range at {first}: not InvalidLayerPartException");
+        };
+        assert_eq!(
+            part.last_valid_byte_received(),
+            Some(5 * MIB as i64 - 1),
+            "range at {first}"
+        );
+        assert_eq!(part.registry_id(), Some(common::REGISTRY_ID));
+    }
 
     // The upload continues where it stopped.
-    upload_part(&client, "gaps", &upload_id, 5 * MIB, &bytes[5 * MIB..]).await.expect("part 2");
-    let digest = complete(&client, "gaps", &upload_id, &sha256_digest(&bytes)).await.expect("complete");
+    upload_part(&client, "gaps", &upload_id, 5 * MIB, &bytes[5 * MIB..])
+        .await
+        .expect("part 2");
+    let digest = complete(&client, "gaps", &upload_id, &sha256_digest(&bytes))
+        .await
+        .expect("complete");
     assert_eq!(digest, sha256_digest(&bytes));
 }
 
@@ -445,7 +455,15 @@ async fn download_url_serves_layer_bytes() {
     let server = Server::start();
     let client = server.client();
     create_repository(&client, "dl/app").await;
-    let image = push_image(&client, "dl/app", Format::Docker, Some("v1"), &[70_000, 1]).await;
+    // The first layer is larger than partSize, so upload_layer sends it in two parts.
+    let image = push_image(
+        &client,
+        "dl/app",
+        Format::Docker,
+        Some("v1"),
+        &[10 * MIB + 5, 1],
+    )
+    .await;
 
     for blob in image.layers.iter().chain([&image.config]) {
         let output = client

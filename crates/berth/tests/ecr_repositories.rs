@@ -11,7 +11,9 @@ use aws_sdk_ecr::operation::delete_repository::DeleteRepositoryError;
 use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError;
 use aws_sdk_ecr::operation::tag_resource::TagResourceError;
 use aws_sdk_ecr::operation::RequestId;
-use aws_sdk_ecr::types::{EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag};
+use aws_sdk_ecr::types::{
+    EncryptionType, ImageIdentifier, ImageScanningConfiguration, ImageTagMutability, Tag,
+};
 use aws_sdk_ecr::Client;
 use common::{
     create_repository, error_code, error_message, error_status, push_image, Format, Server,
@@ -263,6 +265,80 @@ async fn unknown_repository_raises_not_found() {
         .await
         .unwrap_err();
     assert_eq!(error_code(&error), expected, "InitiateLayerUpload");
+
+    let upload_id = "0b7e3a52-5f4e-4f3c-9a41-7d2b8c6e1f00";
+    let digest = common::sha256_digest(b"layer");
+    let error = client
+        .upload_layer_part()
+        .repository_name(name)
+        .upload_id(upload_id)
+        .part_first_byte(0)
+        .part_last_byte(4)
+        .layer_part_blob(aws_sdk_ecr::primitives::Blob::new("layer"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), expected, "UploadLayerPart");
+    let error = client
+        .complete_layer_upload()
+        .repository_name(name)
+        .upload_id(upload_id)
+        .layer_digests(&digest)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), expected, "CompleteLayerUpload");
+    let error = client
+        .batch_check_layer_availability()
+        .repository_name(name)
+        .layer_digests(&digest)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), expected, "BatchCheckLayerAvailability");
+    let error = client
+        .get_download_url_for_layer()
+        .repository_name(name)
+        .layer_digest(&digest)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), expected, "GetDownloadUrlForLayer");
+    let manifest = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+    let error = client
+        .put_image()
+        .repository_name(name)
+        .image_manifest(manifest)
+        .image_tag("v1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), expected, "PutImage");
+    let id = ImageIdentifier::builder().image_tag("v1").build();
+    let error = client
+        .batch_get_image()
+        .repository_name(name)
+        .image_ids(id.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), expected, "BatchGetImage");
+    let error = client
+        .batch_delete_image()
+        .repository_name(name)
+        .image_ids(id.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), expected, "BatchDeleteImage");
+    let error = client
+        .describe_images()
+        .repository_name(name)
+        .image_ids(id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), expected, "DescribeImages with imageIds");
 }
 
 #[tokio::test]
@@ -417,6 +493,25 @@ async fn max_results_out_of_range_rejected() {
             .await
             .unwrap_or_else(|error| panic!("maxResults {max}: {error:?}"));
     }
+
+    // Paging members cannot be combined with a list of names or image ids.
+    let error = client
+        .describe_repositories()
+        .repository_names("paged")
+        .max_results(10)
+        .send()
+        .await
+        .expect_err("repositoryNames with maxResults");
+    assert_eq!(error_code(&error), "InvalidParameterException");
+    let error = client
+        .describe_images()
+        .repository_name("paged")
+        .image_ids(ImageIdentifier::builder().image_tag("v1").build())
+        .max_results(10)
+        .send()
+        .await
+        .expect_err("imageIds with maxResults");
+    assert_eq!(error_code(&error), "InvalidParameterException");
 }
 
 #[tokio::test]

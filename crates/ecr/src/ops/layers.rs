@@ -93,16 +93,20 @@ pub async fn upload_part(call: &Call<'_>) -> Result<Response, EcrError> {
         })?;
     check_length("layerPartBlob", blob.len(), 0, MAX_PART_BYTES)?;
     if last < first || last - first + 1 != blob.len() as u64 {
-        return Err(EcrError::from(berth_service::Error::InvalidLayerPart {
+        // lastValidByteReceived reports what the upload holds, so the client can
+        // resume from there. The size lookup also reports an unknown upload first.
+        let size = call.registry.upload_size(&name, &id).await?;
+        let error = berth_service::Error::InvalidLayerPart {
             upload_id: id.clone(),
             name: name.to_string(),
-            last_valid_byte: first.saturating_sub(1),
+            last_valid_byte: size.saturating_sub(1),
             message: format!(
                 "The part covers bytes {first} to {last}, which is {} bytes, but layerPartBlob has {} bytes",
                 (last + 1).saturating_sub(first),
                 blob.len()
             ),
-        }));
+        };
+        return Err(with_registry_id(error.into(), settings));
     }
     let body = Box::pin(futures_util::stream::once(
         async move { Ok(Bytes::from(blob)) },
@@ -110,13 +114,24 @@ pub async fn upload_part(call: &Call<'_>) -> Result<Response, EcrError> {
     let size = call
         .registry
         .append_upload(&name, &id, Some(LayerPart { first_byte: first }), body)
-        .await?;
+        .await
+        .map_err(|error| with_registry_id(error.into(), settings))?;
     Ok(output(&serde_json::json!({
         "registryId": settings.registry_id,
         "repositoryName": name.as_str(),
         "uploadId": id,
         "lastByteReceived": size.saturating_sub(1),
     })))
+}
+
+/// Adds the `registryId` member that the model gives `InvalidLayerPartException`.
+fn with_registry_id(mut error: EcrError, settings: &berth_service::Settings) -> EcrError {
+    if error.code == "InvalidLayerPartException" {
+        error
+            .extra
+            .insert("registryId".into(), settings.registry_id.clone().into());
+    }
+    error
 }
 
 #[derive(Deserialize)]
