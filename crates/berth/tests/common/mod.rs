@@ -65,8 +65,26 @@ impl Server {
         server
     }
 
+    /// Starts a server on a fresh data directory with settings from a TOML file.
+    pub fn start_with_config(config: &str) -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-e2e-")
+            .tempdir()
+            .expect("create a temporary data directory");
+        let config_path = dir.path().join("berth.toml");
+        std::fs::write(&config_path, config).expect("write the configuration file");
+        let mut server =
+            Server::start_with_args(dir.path(), &["--config".as_ref(), config_path.as_os_str()]);
+        server.data_dir = Some(dir);
+        server
+    }
+
     /// Starts a server on an existing data directory, which the caller keeps.
     pub fn start_in(data_dir: &Path) -> Server {
+        Server::start_with_args(data_dir, &[])
+    }
+
+    fn start_with_args(data_dir: &Path, extra: &[&std::ffi::OsStr]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
         // Configuration from the environment of the test run must not leak in.
         for (key, _) in std::env::vars() {
@@ -84,6 +102,7 @@ impl Server {
             .args(["--access-key-id", ACCESS_KEY_ID])
             .args(["--secret-access-key", SECRET_ACCESS_KEY])
             .args(["--log-format", "json"])
+            .args(extra)
             .env("BERTH_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
