@@ -8,44 +8,13 @@ use std::time::Duration;
 
 use aws_sdk_ecr::client::Waiters;
 use aws_sdk_ecr::types::{ImageIdentifier, LifecyclePolicyPreviewStatus, TagStatus};
-use common::{
-    create_repository, error_code, push_image, Format, Server, ACCESS_KEY_ID, REGION,
-    SECRET_ACCESS_KEY,
-};
+use common::{create_repository, error_code, push_image, Format, Server};
 
 /// Keeps the two newest images tagged `v*` and expires untagged images after 30 days.
 const POLICY: &str = r#"{"rules":[
   {"rulePriority":1,"description":"keep the two newest releases","selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":2},"action":{"type":"expire"}},
   {"rulePriority":2,"description":"drop old untagged images","selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":30},"action":{"type":"expire"}}
 ]}"#;
-
-/// Sends a POST to an admin route, presigned with the test's access key.
-async fn post_admin(server: &Server, path: &str) -> (u16, serde_json::Value) {
-    let host = server.address.to_string();
-    let target = berth_auth::PresignTarget {
-        method: "POST",
-        host: &host,
-        path,
-        query: "",
-        region: REGION,
-        service: "ecr",
-        expires_secs: 60,
-    };
-    let key = berth_auth::AccessKey {
-        id: ACCESS_KEY_ID.to_owned(),
-        secret: SECRET_ACCESS_KEY.to_owned(),
-        principal_arn: String::new(),
-    };
-    let now = berth_types::SystemClock;
-    let query =
-        berth_auth::presign_query(&target, &key, berth_types::Clock::now(&now)).expect("presign");
-    let url = format!("{}{path}?{query}", server.endpoint());
-    let (status, body) = common::http_post(&url).await;
-    (
-        status,
-        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-    )
-}
 
 #[tokio::test]
 async fn lifecycle_policy_preview_and_run() {
@@ -157,7 +126,7 @@ async fn lifecycle_policy_preview_and_run() {
         "no untagged image expires"
     );
 
-    let (status, body) = post_admin(&server, "/admin/lifecycle/run").await;
+    let (status, body) = common::post_admin(&server, "/admin/lifecycle/run").await;
     assert_eq!(status, 200, "admin run failed: {body}");
     assert_eq!(body["imagesExpired"], 2);
 

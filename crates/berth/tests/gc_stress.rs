@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::json;
 
-use common::{create_repository, sha256_digest, Server, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
+use common::{create_repository, sha256_digest, Server};
 
 const PUSHERS: usize = 4;
 const ROUNDS: usize = 12;
@@ -183,27 +183,9 @@ impl Oci {
 }
 
 async fn run_gc(server: &Server) -> serde_json::Value {
-    let host = server.address.to_string();
-    let target = berth_auth::PresignTarget {
-        method: "POST",
-        host: &host,
-        path: "/admin/gc/run",
-        query: "",
-        region: REGION,
-        service: "ecr",
-        expires_secs: 60,
-    };
-    let key = berth_auth::AccessKey {
-        id: ACCESS_KEY_ID.to_owned(),
-        secret: SECRET_ACCESS_KEY.to_owned(),
-        principal_arn: String::new(),
-    };
-    let now = berth_types::Clock::now(&berth_types::SystemClock);
-    let query = berth_auth::presign_query(&target, &key, now).expect("presign");
-    let (status, body) =
-        common::http_post(&format!("{}/admin/gc/run?{query}", server.endpoint())).await;
-    assert_eq!(status, 200, "gc failed: {}", String::from_utf8_lossy(&body));
-    serde_json::from_slice(&body).unwrap()
+    let (status, body) = common::post_admin(server, "/admin/gc/run").await;
+    assert_eq!(status, 200, "gc failed: {body}");
+    body
 }
 
 fn blob_files(root: &std::path::Path) -> HashSet<String> {

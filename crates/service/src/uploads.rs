@@ -353,6 +353,14 @@ impl Registry {
     /// Cancels an upload and deletes its bytes.
     pub async fn cancel_upload(&self, name: &RepositoryName, id: &str) -> Result<()> {
         self.upload_in(name, id).await?;
+        self.discard_upload(id).await?;
+        tracing::debug!(repository = %name, upload_id = %id, "cancelled upload");
+        Ok(())
+    }
+
+    /// Deletes an upload's session and bytes, waiting for a request that is appending
+    /// to it to finish first.
+    async fn discard_upload(&self, id: &str) -> Result<()> {
         let slot = self.hash_slot(id);
         let _kept = slot.lock().await;
         self.meta
@@ -361,7 +369,6 @@ impl Registry {
             .map_err(|e| self.meta_error(e))?;
         self.blobs.delete_upload(id).await?;
         self.forget_upload_hash(id);
-        tracing::debug!(repository = %name, upload_id = %id, "cancelled upload");
         Ok(())
     }
 }
@@ -378,14 +385,7 @@ impl Registry {
             .await
             .map_err(|e| self.meta_error(e))?;
         for id in &stale {
-            let slot = self.hash_slot(id);
-            let _kept = slot.lock().await;
-            self.meta
-                .delete_upload(id)
-                .await
-                .map_err(|e| self.meta_error(e))?;
-            self.blobs.delete_upload(id).await?;
-            self.forget_upload_hash(id);
+            self.discard_upload(id).await?;
             tracing::info!(upload_id = %id, "deleted abandoned upload");
         }
         let mut orphans = 0;

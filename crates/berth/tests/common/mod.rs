@@ -574,3 +574,30 @@ pub async fn http_post(url: &str) -> (u16, Vec<u8>) {
         .to_bytes();
     (status, body.to_vec())
 }
+
+/// Sends a POST to an admin route, presigned with the test's access key, and returns the
+/// status and the parsed JSON body.
+pub async fn post_admin(server: &Server, path: &str) -> (u16, serde_json::Value) {
+    let host = server.address.to_string();
+    let target = berth_auth::PresignTarget {
+        method: "POST",
+        host: &host,
+        path,
+        query: "",
+        region: REGION,
+        service: "ecr",
+        expires_secs: 60,
+    };
+    let key = berth_auth::AccessKey {
+        id: ACCESS_KEY_ID.to_owned(),
+        secret: SECRET_ACCESS_KEY.to_owned(),
+        principal_arn: String::new(),
+    };
+    let now = berth_types::Clock::now(&berth_types::SystemClock);
+    let query = berth_auth::presign_query(&target, &key, now).expect("presign the admin URL");
+    let (status, body) = http_post(&format!("{}{path}?{query}", server.endpoint())).await;
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
