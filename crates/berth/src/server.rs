@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -16,7 +17,7 @@ use berth_oci::OciState;
 use berth_service::{Registry, RequestId, Settings};
 use berth_store::{FsBlobStore, SqliteMetaStore};
 use berth_types::SystemClock;
-use http::HeaderValue;
+use http::{HeaderValue, Method, StatusCode, Uri};
 use tracing::Instrument;
 
 use crate::admin::{self, AdminState};
@@ -97,6 +98,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .merge(berth_ecr::router(ecr))
         .merge(berth_oci::router(oci))
         .merge(admin::router(admin))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(request_context));
 
     let jobs = jobs::spawn_all(&registry, &config);
@@ -162,6 +165,29 @@ async fn download_url_key(registry: &Registry) -> anyhow::Result<AccessKey> {
             settings.registry_id
         ),
     })
+}
+
+/// Answers a path that neither API serves, with a body that names it.
+async fn not_found(uri: Uri) -> Response {
+    let message = format!(
+        "berth serves no resource at '{}': the ECR API takes POST /, the OCI API lives under /v2/",
+        uri.path()
+    );
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({ "message": message })),
+    )
+        .into_response()
+}
+
+/// Answers a method that a route does not take, with a body that names it.
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let message = format!("the method {method} is not allowed on '{}'", uri.path());
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(serde_json::json!({ "message": message })),
+    )
+        .into_response()
 }
 
 /// Gives each request an id, a tracing span and an `x-amzn-RequestId` header, and logs
