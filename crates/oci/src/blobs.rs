@@ -12,6 +12,9 @@ use crate::OciState;
 
 /// Serves a blob, or the byte range that `Range` requests, streaming it from the store.
 /// HEAD ignores `Range`, as RFC 9110 defines ranges for GET only.
+///
+/// TODO: send blobs of the filesystem store with sendfile(2). hyper writes every body
+/// chunk through user space, so each byte is copied once more than a zero-copy send.
 pub(crate) async fn get(
     state: &OciState,
     name: &RepositoryName,

@@ -21,9 +21,6 @@ pub struct BlobReader {
     /// Number of bytes `body` yields.
     pub length: u64,
     pub body: ByteStream,
-    /// The open file behind `body`, when the store is a local filesystem, so the
-    /// server can send it without copying through user space.
-    pub file: Option<std::fs::File>,
 }
 
 /// Content-addressed blob storage with upload sessions.

@@ -104,7 +104,6 @@ impl BlobStore for FsBlobStore {
             Some((start, end)) => return Err(BlobError::RangeNotSatisfiable { start, end, size }),
         };
         file.seek(SeekFrom::Start(start)).await?;
-        let std_file = file.try_clone().await?.into_std().await;
         let stream = ReaderStream::with_capacity(file.take(length), READ_BUFFER)
             .map(|chunk| chunk.map_err(BlobError::Io));
         Ok(BlobReader {
@@ -112,7 +111,6 @@ impl BlobStore for FsBlobStore {
             start,
             length,
             body: Box::pin(stream),
-            file: Some(std_file),
         })
     }
 
