@@ -9,7 +9,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +62,8 @@ class BerthServer:
     created before a restart keep working after it.
     """
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, extra_args: Sequence[str] = ()) -> None:
+        self.extra_args = list(extra_args)
         self.data_dir = work_dir / "data"
         self.log_path = work_dir / "berth.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -91,6 +92,7 @@ class BerthServer:
             REGISTRY_ID,
             "--region",
             REGION,
+            *self.extra_args,
         ]
 
     def start(self) -> None:
@@ -185,8 +187,9 @@ class ServerFactory:
         self._make_work_dir = make_work_dir
         self.servers: list[BerthServer] = []
 
-    def __call__(self) -> BerthServer:
-        server = BerthServer(self._make_work_dir())
+    def __call__(self, *extra_args: str) -> BerthServer:
+        """Start a server with `berth serve` flags added to the usual ones."""
+        server = BerthServer(self._make_work_dir(), extra_args)
         self.servers.append(server)
         server.start()
         return server

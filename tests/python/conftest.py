@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Generator, Iterator
+from pathlib import Path
 
 import pytest
+from mypy_boto3_ecr import ECRClient
 
 from berth_server import BerthServer, ServerFactory
+from oci_support import RegistryLogin, ecr_api_client, registry_login
 
 SERVER_LOG_LINES_ON_FAILURE = 60
 
@@ -31,6 +36,31 @@ def berth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BerthServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def ecr_api(berth: BerthServer) -> ECRClient:
+    """A boto3 ECR client for the shared server."""
+    return ecr_api_client(berth)
+
+
+@pytest.fixture(scope="session")
+def oci_login(berth: BerthServer, ecr_api: ECRClient) -> RegistryLogin:
+    """The OCI login for the shared server: user AWS and a GetAuthorizationToken password."""
+    return registry_login(berth, ecr_api)
+
+
+@pytest.fixture
+def short_tmp_path() -> Iterator[Path]:
+    """A temporary directory with a short path, for tools that limit path lengths.
+
+    podman rejects a --runroot longer than 50 characters, which pytest's tmp_path exceeds.
+    """
+    path = Path(tempfile.mkdtemp(prefix="berth-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
