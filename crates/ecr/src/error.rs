@@ -66,6 +66,7 @@ impl From<Error> for EcrError {
             Error::LayersNotFound { .. } | Error::BlobUnknown { .. } => "LayersNotFoundException",
             Error::ReferencedImagesNotFound { .. } => "ReferencedImagesNotFoundException",
             Error::LayerInaccessible { .. } => "LayerInaccessibleException",
+            Error::BlobReferenced { .. } => "InvalidParameterException",
             Error::UploadNotFound { .. } => "UploadNotFoundException",
             Error::InvalidLayerPart { .. } => "InvalidLayerPartException",
             Error::EmptyUpload { .. } => "EmptyUploadException",

@@ -205,6 +205,7 @@ fn status_and_code(error: &Error, endpoint: Option<&Endpoint>) -> (StatusCode, C
         Error::ManifestInvalid(_) => (S::BAD_REQUEST, Code::ManifestInvalid),
         Error::BlobUnknown { .. } => (S::NOT_FOUND, Code::BlobUnknown),
         Error::LayerInaccessible { .. } => (S::NOT_FOUND, Code::BlobUnknown),
+        Error::BlobReferenced { .. } => (S::CONFLICT, Code::Denied),
         Error::UploadNotFound { .. } => (S::NOT_FOUND, Code::BlobUploadUnknown),
         Error::InvalidLayerPart { .. } => (S::RANGE_NOT_SATISFIABLE, Code::BlobUploadInvalid),
         Error::EmptyUpload { .. } => (S::BAD_REQUEST, Code::BlobUploadInvalid),

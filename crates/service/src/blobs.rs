@@ -94,15 +94,16 @@ impl Registry {
         Ok(true)
     }
 
-    /// Removes a blob from a repository. The bytes stay until garbage collection finds
-    /// that nothing references them.
+    /// Removes a blob from a repository, unless an image there still references it. The
+    /// bytes stay until garbage collection finds that nothing references them.
     pub async fn unlink_blob(&self, name: &RepositoryName, digest: &Digest) -> Result<()> {
-        if self
-            .meta
-            .unlink_blob(name, digest)
-            .await
-            .map_err(|e| self.meta_error(e))?
-        {
+        let unlinked = match self.meta.unlink_blob(name, digest).await {
+            Err(berth_store::MetaError::BlobReferenced(digest)) => {
+                return Err(Error::BlobReferenced { digest, name: name.to_string() });
+            }
+            other => other.map_err(|e| self.meta_error(e))?,
+        };
+        if unlinked {
             tracing::info!(repository = %name, digest = %digest, "unlinked blob");
             Ok(())
         } else {

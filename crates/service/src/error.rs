@@ -54,6 +54,8 @@ pub enum Error {
     ManifestInvalid(String),
     #[error("The blob {digest} does not exist in the repository '{name}'")]
     BlobUnknown { digest: Digest, name: String },
+    #[error("The blob {digest} is referenced by images in the repository '{name}'; delete those images first")]
+    BlobReferenced { digest: Digest, name: String },
     #[error("The layer with digest '{digest}' exists in the repository '{name}' but no image references it")]
     LayerInaccessible { digest: Digest, name: String },
     #[error("The upload with id '{upload_id}' does not exist in the repository '{name}'; start a new upload")]

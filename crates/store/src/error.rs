@@ -20,6 +20,8 @@ pub enum MetaError {
     BlobsNotFound(Vec<Digest>),
     #[error("referenced manifests are not in the repository: {0:?}")]
     ManifestsNotFound(Vec<Digest>),
+    #[error("blob {0} is referenced by an image in the repository")]
+    BlobReferenced(Digest),
     #[error("image {0} is referenced by a manifest list or index")]
     ImageReferencedByIndex(Digest),
     #[error("too many resource tags: {0} (maximum 50)")]

@@ -82,7 +82,8 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<Option<LinkedBlob>, MetaError>;
     /// Returns the size of a verified blob in any repository.
     async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>, MetaError>;
-    /// Removes a blob's link from a repository. Returns false when there was none.
+    /// Removes a blob's link from a repository. Returns false when there was none, and
+    /// fails with `BlobReferenced` while an image of the repository references it.
     async fn unlink_blob(&self, name: &RepositoryName, digest: &Digest) -> Result<bool, MetaError>;
 
     /// Stores a manifest and optionally points a tag at it, in one transaction that

@@ -79,6 +79,14 @@ pub fn unlink_blob(
     digest: &Digest,
 ) -> Result<bool, MetaError> {
     let id = repository_id(connection, name)?;
+    let referenced = connection
+        .prepare_cached(
+            "SELECT 1 FROM manifest_references WHERE repository_id = ?1 AND digest = ?2 AND kind = 'blob'",
+        )?
+        .exists(params![id, digest.as_str()])?;
+    if referenced {
+        return Err(MetaError::BlobReferenced(digest.clone()));
+    }
     let deleted = connection.execute(
         "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2",
         params![id, digest.as_str()],
