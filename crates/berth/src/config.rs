@@ -85,10 +85,18 @@ pub struct Config {
     /// manifest push that references the layer. Default 3600.
     #[serde(default = "default_hourly")]
     pub gc_grace_secs: u64,
+    /// Seconds that open requests may take to finish after a shutdown signal; then they
+    /// are closed. Default 30.
+    #[serde(default = "default_shutdown_timeout_secs")]
+    pub shutdown_timeout_secs: u64,
     /// Log format. Default `text`.
     #[serde(default)]
     pub log_format: LogFormat,
 }
+
+/// The largest value a setting in seconds may take, so that time arithmetic on it
+/// cannot overflow: ten years.
+const MAX_SECONDS_SETTING: u64 = 10 * 365 * 24 * 60 * 60;
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 5000))
@@ -104,6 +112,10 @@ fn default_registry_id() -> String {
 
 fn default_region() -> String {
     "us-east-1".to_owned()
+}
+
+fn default_shutdown_timeout_secs() -> u64 {
+    30
 }
 
 fn default_hourly() -> u64 {
@@ -162,9 +174,15 @@ impl Config {
             ("upload_expiry_secs", self.upload_expiry_secs),
             ("lifecycle_interval_secs", self.lifecycle_interval_secs),
             ("gc_interval_secs", self.gc_interval_secs),
+            ("gc_grace_secs", self.gc_grace_secs),
+            ("shutdown_timeout_secs", self.shutdown_timeout_secs),
         ];
         for (name, value) in intervals {
-            if value == 0 {
+            if value > MAX_SECONDS_SETTING {
+                bail!("{name} is {value}; the maximum is {MAX_SECONDS_SETTING} (ten years)");
+            }
+            let may_be_zero = matches!(name, "gc_grace_secs" | "shutdown_timeout_secs");
+            if value == 0 && !may_be_zero {
                 bail!("{name} must be at least 1");
             }
         }

@@ -2,6 +2,7 @@
 //! until a shutdown signal.
 
 use std::sync::Arc;
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -26,12 +27,7 @@ use crate::jobs;
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "failed to create the data directory {}",
-            config.data_dir.display()
-        )
-    })?;
+    prepare_data_dir(&config.data_dir)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("failed to listen on {}", config.listen))?;
@@ -104,10 +100,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let jobs = jobs::spawn_all(&registry, &config);
     tracing::info!(address = %bound, public_url = %public_url, data_dir = %config.data_dir.display(), "berth listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    serve_until_stopped(listener, app, Duration::from_secs(config.shutdown_timeout_secs)).await?;
     for job in jobs {
         job.abort();
     }
@@ -211,6 +204,50 @@ async fn request_context(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// Creates the data directory and makes it private to the user berth runs as, since it
+/// contains secrets: the admin key, the token key and the keys in the metadata database.
+fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("failed to create the data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+        if mode != 0o700 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("failed to make the data directory {} private", dir.display()))?;
+            tracing::info!(data_dir = %dir.display(), old_mode = format!("{mode:o}"), "made the data directory private (mode 700)");
+        }
+    }
+    Ok(())
+}
+
+/// Serves until a shutdown signal, then lets open requests finish for at most
+/// `drain`. A second signal, or the end of the drain period, stops at once.
+async fn serve_until_stopped(listener: tokio::net::TcpListener, app: Router, drain: Duration) -> anyhow::Result<()> {
+    let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(());
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => return result.context("server failed"),
+        _ = stop_requested => {}
+    }
+    tokio::select! {
+        result = &mut server => result.context("server failed"),
+        _ = tokio::time::sleep(drain) => {
+            tracing::warn!(drain_secs = drain.as_secs(), "open requests did not finish in time; closing them");
+            Ok(())
+        }
+        _ = shutdown_signal() => {
+            tracing::warn!("second shutdown signal received; closing open requests");
+            Ok(())
+        }
+    }
+}
+
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -231,5 +268,5 @@ async fn shutdown_signal() {
         _ = interrupt => {}
         _ = terminate => {}
     }
-    tracing::info!("shutdown signal received; finishing open requests");
+    tracing::info!("shutdown signal received");
 }
