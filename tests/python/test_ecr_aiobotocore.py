@@ -787,16 +787,15 @@ def test_restart_keeps_images(start_berth: ServerFactory) -> None:
 # Protocol and authentication
 
 
-def signed_request(server: BerthServer, target: str, body: bytes) -> urllib.request.Request:
+def signed_request(
+    server: BerthServer, target: str, body: bytes, extra_headers: dict[str, str] | None = None
+) -> urllib.request.Request:
     """Build a POST / signed with SigV4 for service `ecr`, as botocore signs it."""
     keys = server.credentials
     url = f"{server.endpoint_url}/"
-    request = AWSRequest(
-        method="POST",
-        url=url,
-        data=body,
-        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
-    )
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
+    headers.update(extra_headers or {})
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
     credentials = BotocoreCredentials(keys.access_key_id, keys.secret_access_key)
     SigV4Auth(credentials, "ecr", REGION).add_auth(request)
     return urllib.request.Request(
@@ -823,6 +822,47 @@ def test_raw_signed_request_succeeds(berth: BerthServer) -> None:
         assert response.headers["Content-Type"].startswith("application/x-amz-json-1.1")
         body = json.loads(response.read())
     assert len(body["authorizationData"]) == 1
+
+
+def rejected_body(request: urllib.request.Request) -> tuple[int, dict[str, str]]:
+    """Send a request that must fail and return its status and JSON error body."""
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=30)
+    return raised.value.code, json.loads(raised.value.read())
+
+
+def test_unsigned_payload_rejected(berth: BerthServer) -> None:
+    body = b'{"repositoryName": "unsigned-payload"}'
+    request = signed_request(
+        berth,
+        f"{ECR_TARGET_PREFIX}.CreateRepository",
+        body,
+        {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"},
+    )
+    status, error = rejected_body(request)
+
+    assert status == 400
+    assert error["__type"] == "IncompleteSignature"
+    assert "UNSIGNED-PAYLOAD" in error["message"]
+
+
+def test_newer_model_member_rejected(berth: BerthServer) -> None:
+    body = json.dumps({"repositoryName": "any-repo", "filter": {"imageStatus": "ACTIVE"}})
+    request = signed_request(berth, f"{ECR_TARGET_PREFIX}.ListImages", body.encode())
+    status, error = rejected_body(request)
+
+    assert status == 400
+    assert error["__type"] == "InvalidParameterException"
+    assert "imageStatus" in error["message"]
+
+
+def test_newer_model_operation_unsupported(berth: BerthServer) -> None:
+    request = signed_request(berth, f"{ECR_TARGET_PREFIX}.GetAccountSetting", b'{"name": "x"}')
+    status, error = rejected_body(request)
+
+    assert status == 400
+    assert error["__type"] == "UnsupportedOperationException"
+    assert "GetAccountSetting" in error["message"]
 
 
 def run_with_credentials(server: BerthServer, credentials: Credentials, expected_code: str) -> None:

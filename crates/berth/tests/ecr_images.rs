@@ -1034,3 +1034,31 @@ async fn image_listing_survives_inserts() {
         assert!(unique.contains(id), "new image {id:?} was skipped");
     }
 }
+
+#[tokio::test]
+async fn index_with_wrong_child_size_rejected() {
+    let server = Server::start();
+    let client = server.client();
+    create_repository(&client, "multi/sizes").await;
+    let child = push_image(&client, "multi/sizes", Format::Oci, None, &[100]).await;
+    let index = index_manifest(Format::Oci, &[&child]);
+    let declared = format!("\"size\": {}", child.manifest.len());
+    assert!(index.contains(&declared), "{index}");
+    let wrong = index.replace(&declared, "\"size\": 1");
+
+    let error = client
+        .put_image()
+        .repository_name("multi/sizes")
+        .image_manifest(wrong)
+        .image_tag("all")
+        .send()
+        .await
+        .expect_err("a child descriptor with the wrong size");
+    assert_eq!(error_code(&error), "InvalidParameterException");
+    let message = error_message(&error);
+    assert!(message.contains("manifests[0]"), "{message}");
+    assert!(
+        message.contains(&child.manifest.len().to_string()),
+        "{message}"
+    );
+}

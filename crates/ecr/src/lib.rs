@@ -13,6 +13,7 @@ mod wire;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -24,6 +25,15 @@ use tracing::Instrument;
 
 pub use error::EcrError;
 pub use target::{Operation, TARGET_PREFIX};
+
+/// Error codes that mean the caller could not be authenticated.
+const AUTHENTICATION_ERRORS: &[&str] = &[
+    "MissingAuthenticationToken",
+    "IncompleteSignature",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "RequestExpired",
+];
 
 /// The largest request body: an `UploadLayerPart` of 20 MiB grows to about 28 MB as
 /// base64, plus the JSON around it.
@@ -73,19 +83,31 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = request_id.map(|Extension(id)| id.0).unwrap_or_default();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let error = body_rejected(&rejection);
+            log_error(&error, &request_id, "");
+            return error.into_response();
+        }
+    };
     let target = headers
         .get("x-amz-target")
         .and_then(|value| value.to_str().ok())
         .unwrap_or("")
         .to_owned();
     let operation = Operation::from_target(&target);
+    let newer = operation.is_none() && newer_operation(&target).is_some();
     let action = operation.map_or("unknown", Operation::name);
     let span = tracing::info_span!("ecr", action);
     let result = async {
         let identity = authenticate(&state, &method, &uri, &headers, &body)?;
+        if newer {
+            return Err(ops::not_implemented(&target[TARGET_PREFIX.len()..]));
+        }
         let operation = operation.ok_or_else(|| unknown_operation(&target))?;
         let call = Call {
             state: &state,
@@ -120,6 +142,17 @@ fn authenticate(
         headers,
         body,
     };
+    // UNSIGNED-PAYLOAD is an Amazon S3 feature; on a JSON API the signature must cover
+    // the body, or a captured request could be replayed with another body.
+    let declared = headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok());
+    if declared.is_some_and(|value| value.eq_ignore_ascii_case("UNSIGNED-PAYLOAD")) {
+        return Err(EcrError::new(
+            "IncompleteSignature",
+            "X-Amz-Content-Sha256 is UNSIGNED-PAYLOAD, which the ECR API does not accept; sign the SHA-256 of the request body",
+        ));
+    }
     let settings = state.registry.settings();
     let mode = match state.signature_check {
         SignatureCheck::Strict => VerifyMode::Strict,
@@ -137,6 +170,43 @@ fn authenticate(
     )?)
 }
 
+/// Operations that later versions of the ECR model added to API version 2015-09-21;
+/// berth implements the 41 operations of the late-2022 model.
+const NEWER_OPERATIONS: &[&str] = &[
+    "CreateRepositoryCreationTemplate",
+    "DeleteRepositoryCreationTemplate",
+    "DeleteSigningConfiguration",
+    "DeregisterPullTimeUpdateExclusion",
+    "DescribeImageSigningStatus",
+    "DescribeRepositoryCreationTemplates",
+    "GetAccountSetting",
+    "GetSigningConfiguration",
+    "ListImageReferrers",
+    "ListPullTimeUpdateExclusions",
+    "PutAccountSetting",
+    "PutSigningConfiguration",
+    "RegisterPullTimeUpdateExclusion",
+    "UpdateImageStorageClass",
+    "UpdatePullThroughCacheRule",
+    "UpdateRepositoryCreationTemplate",
+    "ValidatePullThroughCacheRule",
+];
+
+fn newer_operation(target: &str) -> Option<&'static str> {
+    let name = target.strip_prefix(TARGET_PREFIX)?;
+    NEWER_OPERATIONS
+        .iter()
+        .copied()
+        .find(|newer| *newer == name)
+}
+
+fn body_rejected(rejection: &BytesRejection) -> EcrError {
+    let message = format!(
+        "The request body could not be read: {rejection}. The largest accepted body is {MAX_REQUEST_BYTES} bytes, enough for a 20 MiB layer part"
+    );
+    EcrError::serialization(message).with_status(rejection.status())
+}
+
 fn unknown_operation(target: &str) -> EcrError {
     let message = if target.is_empty() {
         "The request has no X-Amz-Target header; set it to 'AmazonEC2ContainerRegistry_V20150921.<Operation>'".to_owned()
@@ -146,10 +216,12 @@ fn unknown_operation(target: &str) -> EcrError {
     EcrError::new("UnknownOperationException", message)
 }
 
-/// Logs a failed call once: server faults at error level with their detail, client
-/// errors at debug level.
+/// Logs a failed call once: server faults at error level with their detail, failed
+/// authentication at info level, other client errors at debug level.
 fn log_error(error: &EcrError, request_id: &str, target: &str) {
-    if error.status.is_server_error() {
+    if AUTHENTICATION_ERRORS.contains(&error.code) {
+        tracing::info!(request_id, target, code = error.code, message = %error.message, "ECR call failed authentication");
+    } else if error.status.is_server_error() {
         tracing::error!(
             request_id,
             target,

@@ -20,9 +20,18 @@ pub fn parse_input<T: DeserializeOwned>(body: &[u8]) -> Result<T, EcrError> {
         body
     };
     serde_json::from_slice(body).map_err(|error| {
-        EcrError::serialization(format!(
-            "The request body is not a valid input for this operation: {error}"
-        ))
+        let message = error.to_string();
+        // A member that this operation's shape lacks is most often one that a newer ECR
+        // model added, so say that rather than calling the JSON malformed.
+        if message.starts_with("unknown field") {
+            EcrError::invalid_parameter(format!(
+                "The request has a member that berth does not support for this operation: {message}"
+            ))
+        } else {
+            EcrError::serialization(format!(
+                "The request body is not a valid input for this operation: {message}"
+            ))
+        }
     })
 }
 

@@ -99,7 +99,10 @@ impl Registry {
     pub async fn unlink_blob(&self, name: &RepositoryName, digest: &Digest) -> Result<()> {
         let unlinked = match self.meta.unlink_blob(name, digest).await {
             Err(berth_store::MetaError::BlobReferenced(digest)) => {
-                return Err(Error::BlobReferenced { digest, name: name.to_string() });
+                return Err(Error::BlobReferenced {
+                    digest,
+                    name: name.to_string(),
+                });
             }
             other => other.map_err(|e| self.meta_error(e))?,
         };

@@ -34,7 +34,7 @@ pub enum Error {
     /// The manifest does not exist; the OCI front reports `MANIFEST_UNKNOWN`.
     #[error("Requested image not found")]
     ManifestUnknown,
-    #[error("Image with digest '{digest}' and tag '{tag}' already exists in the repository with name '{name}' in registry with id '{registry_id}'")]
+    #[error("Image with digest '{digest}' {}already exists in the repository with name '{name}' in registry with id '{registry_id}'", tag_phrase(.tag))]
     ImageAlreadyExists {
         digest: Digest,
         tag: String,
@@ -45,7 +45,7 @@ pub enum Error {
     ImageTagAlreadyExists { tag: String, name: String },
     #[error("The digest '{given}' does not match the digest of the manifest, which is '{actual}'")]
     ImageDigestDoesNotMatch { given: String, actual: Digest },
-    #[error("The following layers were not found in the repository '{name}': {}; upload them before putting the manifest", list(.digests))]
+    #[error("The following layers were not found in the repository '{name}': {}; upload them first", list(.digests))]
     LayersNotFound { digests: Vec<Digest>, name: String },
     #[error("The manifest list is referencing images that do not exist in the repository '{name}': {}", list(.digests))]
     ReferencedImagesNotFound { digests: Vec<Digest>, name: String },
@@ -100,6 +100,15 @@ pub enum Error {
         context: &'static str,
         detail: String,
     },
+}
+
+/// Names the tag of an image that already exists, if the put named one.
+fn tag_phrase(tag: &str) -> String {
+    if tag.is_empty() {
+        String::new()
+    } else {
+        format!("and tag '{tag}' ")
+    }
 }
 
 fn list(digests: &[Digest]) -> String {

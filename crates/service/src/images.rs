@@ -72,6 +72,7 @@ impl Registry {
         let parsed = manifest::parse(&request.manifest, request.media_type.as_deref())?;
         let name = &request.repository;
         self.check_descriptor_sizes(name, &parsed).await?;
+        self.check_child_sizes(name, &parsed).await?;
         let image = NewImage {
             digest: digest.clone(),
             media_type: parsed.media_type.clone(),
@@ -93,8 +94,8 @@ impl Registry {
         let created = match outcome {
             Ok(outcome) => {
                 tracing::info!(
-                    repository = %name, digest = %digest, tag = ?request.tag.as_ref().map(Tag::as_str),
-                    created = outcome.created, moved_from = ?outcome.tag_moved_from.as_ref().map(Digest::as_str),
+                    repository = %name, digest = %digest, tag = request.tag.as_ref().map_or("", Tag::as_str),
+                    created = outcome.created, moved_from = outcome.tag_moved_from.as_ref().map_or("", Digest::as_str),
                     "put image"
                 );
                 outcome.created
@@ -185,6 +186,34 @@ impl Registry {
                     return Err(Error::ManifestInvalid(format!(
                         "the descriptor of {} declares size {}, but the blob has {} bytes",
                         descriptor.digest, descriptor.size, blob.size
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rejects an index whose child descriptors declare sizes that differ from the
+    /// stored child manifests; the OCI image spec requires them to match.
+    async fn check_child_sizes(
+        &self,
+        name: &RepositoryName,
+        parsed: &ParsedManifest,
+    ) -> Result<()> {
+        let ManifestKind::Index { manifests } = &parsed.kind else {
+            return Ok(());
+        };
+        for (index, child) in manifests.iter().enumerate() {
+            let summary = self
+                .meta
+                .image_summary(name, &child.digest)
+                .await
+                .map_err(|e| self.meta_error(e))?;
+            if let Some(stored) = summary {
+                if stored.manifest_size != child.size {
+                    return Err(Error::ManifestInvalid(format!(
+                        "manifests[{index}] ({}) declares size {}, but the stored manifest has {} bytes",
+                        child.digest, child.size, stored.manifest_size
                     )));
                 }
             }

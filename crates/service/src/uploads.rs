@@ -108,6 +108,7 @@ impl Registry {
     ) -> Result<Sha256Hasher> {
         match kept {
             Some(hasher) if hasher.length() == offset => Ok(hasher),
+            _ if offset == 0 => Ok(Sha256Hasher::new()),
             _ => {
                 tracing::info!(upload_id = %id, offset, "rehashing upload whose running hash is not on this node");
                 Ok(self.blobs.hash_upload(id).await?)

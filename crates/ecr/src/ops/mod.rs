@@ -41,18 +41,16 @@ pub async fn dispatch(operation: Operation, call: &Call<'_>) -> Result<Response,
         Operation::DeleteLifecyclePolicy => lifecycle::delete(call).await,
         Operation::StartLifecyclePolicyPreview => lifecycle::start_preview(call).await,
         Operation::GetLifecyclePolicyPreview => lifecycle::get_preview(call).await,
-        other => Err(not_implemented(other)),
+        other => Err(not_implemented(other.name())),
     }
 }
 
-fn not_implemented(operation: Operation) -> EcrError {
+/// The error for an operation of the ECR API that berth does not implement.
+pub fn not_implemented(operation: &str) -> EcrError {
     // TODO: implement the policy, scanning, replication and pull-through cache
     // operations; until then they fail with this error instead of pretending to work.
     EcrError::new(
         "UnsupportedOperationException",
-        format!(
-            "berth does not implement the ECR operation '{}' yet",
-            operation.name()
-        ),
+        format!("berth does not implement the ECR operation '{operation}' yet"),
     )
 }

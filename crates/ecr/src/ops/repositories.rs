@@ -70,11 +70,17 @@ fn wire_repository(call: &Call, repository: &Repository) -> WireRepository {
 }
 
 pub fn parse_mutability(value: &str) -> Result<TagMutability, EcrError> {
-    TagMutability::parse(value).ok_or_else(|| {
-        EcrError::invalid_parameter(format!(
-            "Invalid parameter at 'imageTagMutability' failed to satisfy constraint: 'Member must satisfy enum value set: [MUTABLE, IMMUTABLE]' (got '{value}')"
-        ))
-    })
+    if let Some(mutability) = TagMutability::parse(value) {
+        return Ok(mutability);
+    }
+    if matches!(value, "IMMUTABLE_WITH_EXCLUSION" | "MUTABLE_WITH_EXCLUSION") {
+        return Err(EcrError::invalid_parameter(format!(
+            "imageTagMutability '{value}' needs exclusion filters, which berth does not support; use MUTABLE or IMMUTABLE"
+        )));
+    }
+    Err(EcrError::invalid_parameter(format!(
+        "Invalid parameter at 'imageTagMutability' failed to satisfy constraint: 'Member must satisfy enum value set: [MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION]' (got '{value}')"
+    )))
 }
 
 fn parse_encryption(config: Option<EncryptionConfiguration>) -> Result<Encryption, EcrError> {
@@ -97,9 +103,14 @@ fn parse_encryption(config: Option<EncryptionConfiguration>) -> Result<Encryptio
         }
         ("KMS", Some(key)) => check_length("encryptionConfiguration.kmsKey", key.len(), 1, 2048)?,
         ("KMS", None) => {}
+        ("KMS_DSSE", _) => {
+            return Err(EcrError::invalid_parameter(
+                "encryptionType KMS_DSSE is not supported by berth; use AES256 or KMS",
+            ))
+        }
         (other, _) => {
             return Err(EcrError::invalid_parameter(format!(
-                "Invalid parameter at 'encryptionConfiguration.encryptionType' failed to satisfy constraint: 'Member must satisfy enum value set: [AES256, KMS]' (got '{other}')"
+                "Invalid parameter at 'encryptionConfiguration.encryptionType' failed to satisfy constraint: 'Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]' (got '{other}')"
             )))
         }
     }
