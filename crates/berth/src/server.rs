@@ -1,8 +1,8 @@
 //! Builds the stores, the registry and both API fronts, then serves them on one port
 //! until a shutdown signal.
 
-use std::sync::Arc;
 use std::future::IntoFuture;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -69,6 +69,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         registry: registry.clone(),
         tokens: tokens.clone(),
         credentials: Arc::new(Credentials::new(vec![url_signing_key.clone()])),
+        access_keys: (!config.accept_any_signature).then(|| credentials.clone()),
         create_on_push: config.create_on_push,
     };
     let ecr = Arc::new(EcrState {
@@ -100,7 +101,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let jobs = jobs::spawn_all(&registry, &config);
     tracing::info!(address = %bound, public_url = %public_url, data_dir = %config.data_dir.display(), "berth listening");
-    serve_until_stopped(listener, app, Duration::from_secs(config.shutdown_timeout_secs)).await?;
+    serve_until_stopped(
+        listener,
+        app,
+        Duration::from_secs(config.shutdown_timeout_secs),
+    )
+    .await?;
     for job in jobs {
         job.abort();
     }
@@ -214,8 +220,14 @@ fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
         if mode != 0o700 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("failed to make the data directory {} private", dir.display()))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(
+                || {
+                    format!(
+                        "failed to make the data directory {} private",
+                        dir.display()
+                    )
+                },
+            )?;
             tracing::info!(data_dir = %dir.display(), old_mode = format!("{mode:o}"), "made the data directory private (mode 700)");
         }
     }
@@ -224,7 +236,11 @@ fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// Serves until a shutdown signal, then lets open requests finish for at most
 /// `drain`. A second signal, or the end of the drain period, stops at once.
-async fn serve_until_stopped(listener: tokio::net::TcpListener, app: Router, drain: Duration) -> anyhow::Result<()> {
+async fn serve_until_stopped(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    drain: Duration,
+) -> anyhow::Result<()> {
     let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;

@@ -60,21 +60,36 @@ fn basic(
     now: Timestamp,
 ) -> Result<Principal, OciError> {
     let (user, password) = parse_basic_authorization(value)
-        .map_err(|error| unauthorized(state, request, &error.to_string()))?;
+        .map_err(|error| unauthorized(state, request, &error.to_string()).auth_failure())?;
     if user != TOKEN_USER {
         let message = format!("the Basic user is '{user}', but it must be '{TOKEN_USER}' with an ECR authorization token as the password");
-        return Err(unauthorized(state, request, &message));
+        return Err(unauthorized(state, request, &message).auth_failure());
     }
     match state.tokens.verify(&password, now) {
+        Ok(claims) if !key_configured(state, &claims.access_key_id) => {
+            let message = format!(
+                "the access key '{}' that this token was issued for is no longer configured; get a new token with a configured key",
+                claims.access_key_id
+            );
+            Err(unauthorized(state, request, &message).auth_failure())
+        }
         Ok(claims) => Ok(Principal {
             access_key_id: claims.access_key_id,
             principal_arn: claims.principal_arn,
         }),
         Err(error @ TokenError::Expired) => {
-            Err(ApiError::new(StatusCode::FORBIDDEN, Code::Denied, error.to_string()).into())
+            let error = ApiError::new(StatusCode::FORBIDDEN, Code::Denied, error.to_string());
+            Err(OciError::from(error).auth_failure())
         }
-        Err(error) => Err(unauthorized(state, request, &error.to_string())),
+        Err(error) => Err(unauthorized(state, request, &error.to_string()).auth_failure()),
     }
+}
+
+fn key_configured(state: &OciState, access_key_id: &str) -> bool {
+    state
+        .access_keys
+        .as_ref()
+        .is_none_or(|keys| keys.get(access_key_id).is_some())
 }
 
 fn has_presigned_query(request: &Request) -> bool {
@@ -105,7 +120,8 @@ fn presigned(state: &OciState, request: &Request, now: Timestamp) -> Result<Prin
             principal_arn: identity.principal_arn,
         }),
         Err(error) => {
-            Err(ApiError::new(StatusCode::FORBIDDEN, Code::Denied, error.to_string()).into())
+            let error = ApiError::new(StatusCode::FORBIDDEN, Code::Denied, error.to_string());
+            Err(OciError::from(error).auth_failure())
         }
     }
 }

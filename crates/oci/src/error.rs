@@ -80,6 +80,17 @@ impl From<ApiError> for OciError {
 }
 
 impl OciError {
+    /// Marks a failed authentication, which is logged at info level as a security event.
+    pub(crate) fn auth_failure(self) -> Self {
+        match self {
+            OciError::Api(mut error) => {
+                error.auth_failure = true;
+                OciError::Api(error)
+            }
+            other => other,
+        }
+    }
+
     /// Maps the error to its response. `endpoint` is the endpoint that failed, when the
     /// request got that far; it picks the code of `InvalidParameter`.
     pub(crate) fn into_api_error(self, endpoint: Option<&Endpoint>) -> ApiError {
@@ -100,6 +111,8 @@ pub(crate) struct ApiError {
     headers: HeaderMap,
     /// The cause of a server failure, for the log only.
     internal: Option<String>,
+    /// True when credentials were presented and failed, a security event.
+    auth_failure: bool,
 }
 
 impl ApiError {
@@ -111,6 +124,7 @@ impl ApiError {
             detail: None,
             headers: HeaderMap::new(),
             internal: None,
+            auth_failure: false,
         }
     }
 
@@ -144,7 +158,9 @@ impl ApiError {
         let request_id = request_id.map_or("", |id| id.0.as_str());
         let status = self.status.as_u16();
         let code = self.code.as_str();
-        if self.status.is_server_error() {
+        if self.auth_failure {
+            tracing::info!(request_id, status, code, error = %self.message, "oci request failed authentication");
+        } else if self.status.is_server_error() {
             let detail = self.internal.as_deref().unwrap_or("");
             tracing::error!(request_id, status, code, error = %self.message, detail, "oci request failed");
         } else {

@@ -48,6 +48,10 @@ pub struct OciState {
     pub tokens: Arc<berth_auth::TokenSigner>,
     /// Access keys that may sign presigned blob URLs.
     pub credentials: Arc<berth_auth::Credentials>,
+    /// The access keys of the ECR API. When set, a token works only while the key it was
+    /// issued for is still configured, so removing a key revokes its tokens; `None`
+    /// accepts tokens of any key, as the ECR API does when it accepts any signature.
+    pub access_keys: Option<Arc<berth_auth::Credentials>>,
     /// When true, a push to a repository that does not exist creates it (default false,
     /// as in ECR).
     pub create_on_push: bool,

@@ -63,9 +63,10 @@ async fn version_check_with_a_token() {
 #[tokio::test]
 async fn both_basic_forms_are_accepted() {
     let registry = TestRegistry::new().await;
+    let key = &registry.signing_key;
     let issued = registry
         .tokens
-        .issue("BKIA1", "arn:aws:iam::123456789012:user/a", NOW, 60_000);
+        .issue(&key.id, &key.principal_arn, NOW, 60_000);
     let encoded =
         base64::engine::general_purpose::STANDARD.encode(format!("AWS:{}", issued.password));
     for authorization in [
@@ -94,6 +95,29 @@ async fn expired_token_is_denied() {
         reply.header("docker-distribution-api-version"),
         "registry/2.0"
     );
+}
+
+#[tokio::test]
+async fn token_of_removed_key_is_unauthorized() {
+    let registry = TestRegistry::new().await;
+    let issued = registry.tokens.issue(
+        "BKIAREMOVEDKEY000001",
+        "arn:aws:iam::123456789012:user/gone",
+        NOW,
+        60_000,
+    );
+    let authorization = format!("Basic {}", issued.authorization_token);
+    let reply = registry
+        .send(with_authorization("/v2/", &authorization))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.error_code(), "UNAUTHORIZED");
+    let message = reply.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("BKIAREMOVEDKEY000001"), "{message}");
+    assert!(message.contains("no longer configured"), "{message}");
 }
 
 #[tokio::test]

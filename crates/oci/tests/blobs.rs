@@ -135,17 +135,24 @@ async fn delete_unlinks_the_blob() {
 #[tokio::test]
 async fn delete_keeps_a_referenced_blob() {
     let registry = TestRegistry::new().await;
-    registry.create_repository("app", TagMutability::Mutable).await;
+    registry
+        .create_repository("app", TagMutability::Mutable)
+        .await;
     let layer = b"layer bytes an image references";
     let manifest = registry.image_manifest("app", layer, "").await;
-    let pushed = registry.push_manifest("app", "v1", OCI_MANIFEST, manifest.as_bytes()).await;
+    let pushed = registry
+        .push_manifest("app", "v1", OCI_MANIFEST, manifest.as_bytes())
+        .await;
     assert_eq!(pushed.status, StatusCode::CREATED);
 
     let uri = format!("/v2/app/blobs/{}", Digest::of_bytes(layer));
     let refused = registry.call(Method::DELETE, &uri).await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.error_code(), "DENIED");
-    let message = refused.json()["errors"][0]["message"].as_str().unwrap().to_owned();
+    let message = refused.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(message.contains("delete those images first"), "{message}");
     let still_there = registry.call(Method::GET, &uri).await;
     assert_eq!(still_there.status, StatusCode::OK);

@@ -103,6 +103,7 @@ impl TestRegistry {
             registry: registry.clone(),
             tokens: tokens.clone(),
             credentials: Arc::new(Credentials::new(vec![signing_key.clone()])),
+            access_keys: Some(Arc::new(Credentials::new(vec![signing_key.clone()]))),
             create_on_push,
         };
 
