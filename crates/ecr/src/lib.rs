@@ -12,14 +12,14 @@ mod wire;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
 use berth_auth::{AccessKey, Credentials, Identity, SignedRequest, TokenSigner, VerifyMode};
 use berth_service::{Registry, RequestId};
+use futures_util::StreamExt;
 use http::{HeaderMap, Method, Uri};
 use tracing::Instrument;
 
@@ -65,8 +65,36 @@ pub struct EcrState {
 pub fn router(state: Arc<EcrState>) -> Router {
     Router::new()
         .route("/", post(handle))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .layer(axum::middleware::from_fn(limit_large_bodies))
         .with_state(state)
+}
+
+/// Bodies above this size, in practice `UploadLayerPart` calls, wait for one of
+/// `LARGE_BODY_SLOTS` before they are read: each is buffered whole and decoded from
+/// base64, which takes about two and a half times its size in memory.
+const LARGE_BODY_BYTES: u64 = 1024 * 1024;
+const LARGE_BODY_SLOTS: usize = 2;
+static LARGE_BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LARGE_BODY_SLOTS);
+
+/// Lets at most `LARGE_BODY_SLOTS` large requests be read and handled at once, so a
+/// burst of layer parts cannot exhaust memory; others wait their turn.
+async fn limit_large_bodies(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let length = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if length.is_some_and(|length| length <= LARGE_BODY_BYTES) {
+        return next.run(request).await;
+    }
+    let _permit = LARGE_BODIES
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    next.run(request).await
 }
 
 /// One ECR call as the operations see it.
@@ -83,13 +111,12 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let request_id = request_id.map(|Extension(id)| id.0).unwrap_or_default();
-    let body = match body {
+    let body = match read_body(&headers, body).await {
         Ok(body) => body,
-        Err(rejection) => {
-            let error = body_rejected(&rejection);
+        Err(error) => {
             log_error(&error, &request_id, "");
             return error.into_response();
         }
@@ -200,11 +227,34 @@ fn newer_operation(target: &str) -> Option<&'static str> {
         .find(|newer| *newer == name)
 }
 
-fn body_rejected(rejection: &BytesRejection) -> EcrError {
-    let message = format!(
-        "The request body could not be read: {rejection}. The largest accepted body is {MAX_REQUEST_BYTES} bytes, enough for a 20 MiB layer part"
-    );
-    EcrError::serialization(message).with_status(rejection.status())
+/// Reads the whole body into one buffer sized from `Content-Length`, so a large part
+/// is held once rather than gathered in pieces and copied together.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, EcrError> {
+    let too_large = || {
+        EcrError::serialization(format!(
+            "The request body is larger than {MAX_REQUEST_BYTES} bytes, the most berth reads; a layer part may hold at most 20 MiB"
+        ))
+        .with_status(http::StatusCode::PAYLOAD_TOO_LARGE)
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_REQUEST_BYTES) {
+        return Err(too_large());
+    }
+    let mut buffer = Vec::with_capacity(declared.unwrap_or(0));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| {
+            EcrError::serialization(format!("The request body could not be read: {error}"))
+        })?;
+        if buffer.len() + chunk.len() > MAX_REQUEST_BYTES {
+            return Err(too_large());
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(buffer)
 }
 
 fn unknown_operation(target: &str) -> EcrError {

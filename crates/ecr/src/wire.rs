@@ -6,6 +6,7 @@ use berth_service::{parse_repository_name, PageRequest, Settings};
 use berth_types::{RepositoryName, Timestamp};
 use http::HeaderValue;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde::Serialize;
 
 use crate::error::EcrError;
@@ -14,6 +15,11 @@ pub const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 /// Parses a request body into an operation's input shape. An empty body is `{}`.
 pub fn parse_input<T: DeserializeOwned>(body: &[u8]) -> Result<T, EcrError> {
+    parse_input_borrowed(body)
+}
+
+/// Parses a request body into an input shape that may borrow strings from the body.
+pub fn parse_input_borrowed<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, EcrError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
