@@ -1,0 +1,291 @@
+"""Record benchmark measurements as JSON lines and print the summary tables.
+
+    results.py add RECORDS [--wrk-output FILE] [--merge JSON] key=value ...
+    results.py summary RECORDS
+
+Values that parse as JSON (numbers, objects) are stored as such, other values as text.
+With --wrk-output, the BENCH_JSON line that bench/wrk_report.lua prints is merged in
+and requests per second are computed from it; --merge adds the fields of a JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+MB = 1_000_000
+
+
+def parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def wrk_report(path: str) -> dict:
+    """Parse the BENCH_JSON line of a wrk run and compute requests per second."""
+    lines = [line for line in Path(path).read_text().splitlines() if line.startswith("BENCH_JSON ")]
+    if not lines:
+        raise ValueError(f"no BENCH_JSON line in {path}; did wrk fail?")
+    report = json.loads(lines[-1].removeprefix("BENCH_JSON "))
+    report["rps"] = round(report["requests"] / (report["duration_us"] / 1e6), 1)
+    report["errors"] = sum(v for k, v in report.items() if k.startswith("errors_"))
+    return report
+
+
+def add(records: Path, args: list[str]) -> int:
+    record: dict = {}
+    items = iter(args)
+    for item in items:
+        if item == "--wrk-output":
+            record.update(wrk_report(next(items)))
+        elif item == "--merge":
+            record.update(json.loads(next(items)))
+        else:
+            key, sep, value = item.partition("=")
+            if not sep:
+                print(f"invalid field {item!r}: expected key=value", file=sys.stderr)
+                return 2
+            record[key] = parse_value(value)
+    with records.open("a") as file:
+        file.write(json.dumps(record, sort_keys=True) + "\n")
+    return 0
+
+
+def load(records: Path) -> list[dict]:
+    return [json.loads(line) for line in records.read_text().splitlines() if line.strip()]
+
+
+def spread(values: list[float], digits: int = 0) -> str:
+    """Format the median with the min-max range of repeated runs."""
+    if not values:
+        return "-"
+    middle = statistics.median(values)
+    if len(values) == 1:
+        return f"{middle:,.{digits}f}"
+    return f"{middle:,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def ratio(numerator: float | None, denominator: float | None) -> str:
+    if not numerator or not denominator:
+        return "-"
+    return f"{numerator / denominator:,.1f}x" if numerator / denominator >= 10 else f"{numerator / denominator:.2f}x"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |"]
+    out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        out.append("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
+    return "\n".join(out)
+
+
+def ecr_tables(records: list[dict]) -> list[str]:
+    runs = [r for r in records if r.get("kind") == "ecr-wrk"]
+    if not runs:
+        return []
+    grouped: dict[tuple, list[dict]] = defaultdict(list)
+    for run in runs:
+        grouped[(run["server"], run["action"], run["images"], run["connections"])].append(run)
+
+    def rps(server: str, action: str, images: int, connections: int | None = None) -> list[float]:
+        return [
+            r["rps"]
+            for key, group in grouped.items()
+            if key[0] == server and key[1] == action and key[2] == images
+            and (connections is None or key[3] == connections)
+            for r in group
+        ]
+
+    out = []
+    seeds = [r for r in records if r.get("kind") == "seed"]
+    if seeds:
+        rows = [
+            [s["server"], s["repository"], f"{s['stored']:,}", f"{s['seconds']:.1f}",
+             f"{s['puts_per_second']:,.0f}", "yes" if s.get("deadline_hit") else "no"]
+            for s in seeds
+        ]
+        out.append("Seeding through PutImage (boto3, threaded)\n\n" + table(
+            ["server", "repository", "images", "seconds", "PutImage/s", "deadline hit"], rows))
+
+    rows = []
+    berth_images = sorted({k[2] for k in grouped if k[0] == "berth"})
+    moto_images = sorted({k[2] for k in grouped if k[0] == "moto"})
+    for images in sorted(set(berth_images) | set(moto_images)):
+        for action in ["DescribeImages", "ListImages", "BatchGetImage"]:
+            berth = rps("berth", action, images)
+            if not berth:
+                continue
+            moto_by_connections = {
+                key[3]: [r["rps"] for r in group]
+                for key, group in grouped.items()
+                if key[0] == "moto" and key[1] == action and key[2] == images
+            }
+            moto_text = ", ".join(
+                f"c{c}: {spread(v, 1)}" for c, v in sorted(moto_by_connections.items())
+            ) or "-"
+            moto_best = max((median(v) for v in moto_by_connections.values()), default=None)
+            berth_items = first_field(rps_runs(grouped, "berth", action, images), "items")
+            moto_items = first_field(rps_runs(grouped, "moto", action, images), "items")
+            rows.append([
+                action, f"{images:,}", spread(berth), moto_text,
+                ratio(median(berth), moto_best), f"{berth_items} / {moto_items}",
+            ])
+    out.append("ECR read throughput, requests/s: median (min-max) of repeated wrk runs\n\n" + table(
+        ["action", "images", "berth c16", "moto", "berth/moto (best moto)", "items returned berth / moto"],
+        rows))
+
+    rows = []
+    base = median(rps("berth", "DescribeImages", min(berth_images))) if berth_images else None
+    for images in berth_images:
+        group = rps_runs(grouped, "berth", "DescribeImages", images)
+        values = [r["rps"] for r in group]
+        p50 = [r["p50_us"] / 1000 for r in group]
+        p99 = [r["p99_us"] / 1000 for r in group]
+        rows.append([f"{images:,}", spread(values), ratio(median(values), base),
+                     spread(p50, 2), spread(p99, 2)])
+    out.append("berth DescribeImages (maxResults 100) by repository size\n\n" + table(
+        ["images", "requests/s", "vs smallest", "p50 ms", "p99 ms"], rows))
+
+    errors = [r for r in runs if r.get("errors")]
+    if errors:
+        out.append("WARNING: runs with errors: " + ", ".join(
+            f"{r['server']} {r['action']} {r['images']} rep {r['rep']}: {r['errors']}" for r in errors))
+    return out
+
+
+def first_field(runs: list[dict], field: str) -> str:
+    return next((str(r[field]) for r in runs if field in r), "-")
+
+
+def rps_runs(grouped: dict, server: str, action: str, images: int) -> list[dict]:
+    return [
+        r for key, group in grouped.items()
+        if key[0] == server and key[1] == action and key[2] == images
+        for r in group
+    ]
+
+
+def oci_tables(records: list[dict]) -> list[str]:
+    copies = [r for r in records if r.get("kind") == "copy"]
+    out = []
+    if copies:
+        grouped: dict[tuple, list[dict]] = defaultdict(list)
+        for c in copies:
+            grouped[(c["scenario"], c["direction"], c["server"])].append(c)
+        rows = []
+        for scenario in sorted({c["scenario"] for c in copies}):
+            for direction in ["push", "pull"]:
+                berth = grouped.get((scenario, direction, "berth"), [])
+                dist = grouped.get((scenario, direction, "distribution"), [])
+                if not berth and not dist:
+                    continue
+                total = (berth or dist)[0]["bytes"]
+
+                def mbps(group):
+                    return [total / r["seconds"] / MB for r in group]
+
+                def hwm(group):
+                    return [r["vm_hwm_kib"] / 1024 for r in group]
+
+                rows.append([
+                    scenario, direction,
+                    spread(mbps(berth), 1), spread(mbps(dist), 1),
+                    ratio(median(mbps(berth)), median(mbps(dist))),
+                    spread(hwm(berth), 1), spread(hwm(dist), 1),
+                ])
+        out.append(
+            "Push and pull with skopeo, MB/s (10^6 bytes) of layer data: median (min-max)\n\n"
+            + table(["image", "direction", "berth MB/s", "distribution MB/s", "berth/distribution",
+                     "berth peak RSS MiB", "distribution peak RSS MiB"], rows))
+        rows = []
+        for (scenario, direction, server), group in sorted(grouped.items()):
+            rows.append([scenario, direction, server,
+                         spread([r["seconds"] for r in group], 2),
+                         spread([r["client_cpu_seconds"] for r in group], 2)])
+        out.append("Wall time and skopeo's own CPU time (user+sys), seconds\n\n" + table(
+            ["image", "direction", "server", "wall s", "skopeo CPU s"], rows))
+
+    bars = [r for r in records if r.get("kind") == "bar"]
+    if bars:
+        grouped_bars: dict[str, list[dict]] = defaultdict(list)
+        for b in bars:
+            grouped_bars[b["tool"]].append(b)
+        berth_push = [r for r in copies if r["server"] == "berth" and r["direction"] == "push"
+                      and r["scenario"].startswith("1 layer of")]
+        push_mbps = median([r["bytes"] / r["seconds"] / MB for r in berth_push])
+        rows = []
+        for tool, group in sorted(grouped_bars.items()):
+            speeds = [r["bytes"] / r["seconds"] / MB for r in group]
+            rows.append([tool, spread(speeds, 1), ratio(push_mbps, median(speeds))])
+        out.append("Bars on the single-layer file (page cache warm), MB/s\n\n" + table(
+            ["tool", "MB/s", "berth single-layer push / tool"], rows))
+
+    gets = [r for r in records if r.get("kind") == "oci-wrk"]
+    if gets:
+        grouped_gets: dict[tuple, list[float]] = defaultdict(list)
+        for g in gets:
+            grouped_gets[(g["target"], g["server"])].append(g["rps"])
+        rows = []
+        for target in sorted({g["target"] for g in gets}):
+            berth = grouped_gets.get((target, "berth"), [])
+            dist = grouped_gets.get((target, "distribution"), [])
+            rows.append([target, spread(berth), spread(dist), ratio(median(berth), median(dist))])
+        out.append("OCI GET throughput with wrk, requests/s: median (min-max)\n\n" + table(
+            ["request", "berth", "distribution", "berth/distribution"], rows))
+        errors = [g for g in gets if g.get("errors")]
+        if errors:
+            out.append("WARNING: GET runs with errors: " + ", ".join(
+                f"{g['server']} {g['target']} rep {g['rep']}: {g['errors']}" for g in errors))
+
+    memory = [r for r in records if r.get("kind") == "memory"]
+    if memory:
+        rows = [[m["server"], m["when"], f"{m['vm_rss_kib'] / 1024:.1f}",
+                 f"{m['vm_hwm_kib'] / 1024:.1f}"] for m in memory]
+        out.append("Server memory after the ECR runs, MiB\n\n" + table(
+            ["server", "when", "VmRSS", "VmHWM"], rows))
+    return out
+
+
+def summary(records_path: Path) -> int:
+    records = load(records_path)
+    sections = ecr_tables(records) + oci_tables(records)
+    during = [r["other_cores_during"] for r in records if "other_cores_during" in r]
+    if during:
+        loaded = sum(1 for value in during if value > 0.25)
+        sections.append(
+            f"CPU used by other processes during the measured runs, cores: median"
+            f" {statistics.median(during):.2f}, max {max(during):.2f};"
+            f" {loaded} of {len(during)} runs above 0.25"
+        )
+    busy = [r["background_busy_cores"] for r in records if "background_busy_cores" in r]
+    nproc = next((r["nproc"] for r in records if r.get("kind") == "run"), "?")
+    if busy:
+        sections.append(
+            f"CPU busy before runs (cores used by other processes, of {nproc}):"
+            f" median {statistics.median(busy):.2f}, max {max(busy):.2f}"
+        )
+    print("\n\n".join(sections))
+    return 0
+
+
+def main() -> int:
+    if len(sys.argv) < 3 or sys.argv[1] not in {"add", "summary"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if sys.argv[1] == "add":
+        return add(Path(sys.argv[2]), sys.argv[3:])
+    return summary(Path(sys.argv[2]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
