@@ -139,9 +139,12 @@ def ecr_tables(records: list[dict]) -> list[str]:
             rows.append([
                 action, f"{images:,}", spread(berth), moto_text,
                 ratio(median(berth), moto_best), f"{berth_items} / {moto_items}",
+                cpu_per_request(rps_runs(grouped, "berth", action, images)),
+                cpu_per_request(rps_runs(grouped, "moto", action, images)),
             ])
     out.append("ECR read throughput, requests/s: median (min-max) of repeated wrk runs\n\n" + table(
-        ["action", "images", "berth c16", "moto", "berth/moto (best moto)", "items returned berth / moto"],
+        ["action", "images", "berth c16", "moto", "berth/moto (best moto)",
+         "items returned berth / moto", "berth CPU us/request", "moto CPU us/request"],
         rows))
 
     rows = []
@@ -161,6 +164,16 @@ def ecr_tables(records: list[dict]) -> list[str]:
         out.append("WARNING: runs with errors: " + ", ".join(
             f"{r['server']} {r['action']} {r['images']} rep {r['rep']}: {r['errors']}" for r in errors))
     return out
+
+
+def cpu_per_request(runs: list[dict]) -> str:
+    """Format the server's median CPU time per request in microseconds."""
+    values = [
+        r["server_cpu_seconds"] / r["requests"] * 1e6
+        for r in runs
+        if r.get("server_cpu_seconds") is not None and r.get("requests")
+    ]
+    return f"{median(values):,.0f}" if values else "-"
 
 
 def first_field(runs: list[dict], field: str) -> str:
@@ -209,11 +222,14 @@ def oci_tables(records: list[dict]) -> list[str]:
                      "berth peak RSS MiB", "distribution peak RSS MiB"], rows))
         rows = []
         for (scenario, direction, server), group in sorted(grouped.items()):
+            server_cpu = [r["server_cpu_seconds"] for r in group if "server_cpu_seconds" in r]
             rows.append([scenario, direction, server,
                          spread([r["seconds"] for r in group], 2),
-                         spread([r["client_cpu_seconds"] for r in group], 2)])
-        out.append("Wall time and skopeo's own CPU time (user+sys), seconds\n\n" + table(
-            ["image", "direction", "server", "wall s", "skopeo CPU s"], rows))
+                         spread([r["client_cpu_seconds"] for r in group], 2),
+                         spread(server_cpu, 2)])
+        out.append("Wall time and CPU time (user+sys) of skopeo and the server, seconds\n\n"
+                   + table(["image", "direction", "server", "wall s", "skopeo CPU s",
+                            "server CPU s"], rows))
 
     bars = [r for r in records if r.get("kind") == "bar"]
     if bars:
@@ -232,16 +248,23 @@ def oci_tables(records: list[dict]) -> list[str]:
 
     gets = [r for r in records if r.get("kind") == "oci-wrk"]
     if gets:
-        grouped_gets: dict[tuple, list[float]] = defaultdict(list)
+        grouped_gets: dict[tuple, list[dict]] = defaultdict(list)
         for g in gets:
-            grouped_gets[(g["target"], g["server"])].append(g["rps"])
+            grouped_gets[(g["target"], g["server"])].append(g)
         rows = []
         for target in sorted({g["target"] for g in gets}):
-            berth = grouped_gets.get((target, "berth"), [])
-            dist = grouped_gets.get((target, "distribution"), [])
-            rows.append([target, spread(berth), spread(dist), ratio(median(berth), median(dist))])
+            berth_runs = grouped_gets.get((target, "berth"), [])
+            dist_runs = grouped_gets.get((target, "distribution"), [])
+            berth = [r["rps"] for r in berth_runs]
+            dist = [r["rps"] for r in dist_runs]
+            rows.append([target, spread(berth), spread(dist), ratio(median(berth), median(dist)),
+                         spread([r["p50_us"] / 1000 for r in berth_runs], 1),
+                         spread([r["p50_us"] / 1000 for r in dist_runs], 1),
+                         cpu_per_request(berth_runs), cpu_per_request(dist_runs)])
         out.append("OCI GET throughput with wrk, requests/s: median (min-max)\n\n" + table(
-            ["request", "berth", "distribution", "berth/distribution"], rows))
+            ["request", "berth", "distribution", "berth/distribution", "berth p50 ms",
+             "distribution p50 ms", "berth CPU us/request", "distribution CPU us/request"],
+            rows))
         errors = [g for g in gets if g.get("errors")]
         if errors:
             out.append("WARNING: GET runs with errors: " + ", ".join(
