@@ -180,9 +180,7 @@ pub async fn batch_get(call: &Call<'_>) -> Result<Response, EcrError> {
             }),
         }
     }
-    Ok(output(
-        &serde_json::json!({ "images": images, "failures": failures }),
-    ))
+    Ok(output(&BatchGetImageOutput { images, failures }))
 }
 
 /// Returns the stored manifest when its type is accepted, or a Docker schema 2 / OCI
@@ -372,11 +370,10 @@ pub async fn describe(call: &Call<'_>) -> Result<Response, EcrError> {
         .into_iter()
         .map(|image| image_detail(call, &name, image))
         .collect();
-    let mut body = serde_json::json!({ "imageDetails": details });
-    if let Some(token) = next_token {
-        body["nextToken"] = token.into();
-    }
-    Ok(output(&body))
+    Ok(output(&DescribeImagesOutput {
+        image_details: details,
+        next_token,
+    }))
 }
 
 pub async fn list(call: &Call<'_>) -> Result<Response, EcrError> {
@@ -403,9 +400,30 @@ pub async fn list(call: &Call<'_>) -> Result<Response, EcrError> {
             image_tag: id.tag.map(|t| t.to_string()),
         })
         .collect();
-    let mut body = serde_json::json!({ "imageIds": ids });
-    if let Some(token) = next_token {
-        body["nextToken"] = token.into();
-    }
-    Ok(output(&body))
+    Ok(output(&ListImagesOutput {
+        image_ids: ids,
+        next_token,
+    }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeImagesOutput {
+    image_details: Vec<ImageDetail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListImagesOutput {
+    image_ids: Vec<WireImageId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct BatchGetImageOutput {
+    images: Vec<WireImage>,
+    failures: Vec<WireFailure>,
 }

@@ -19,6 +19,7 @@ use crate::error::MetaError;
 const MIGRATIONS: &[&str] = &[
     include_str!("001_initial.sql"),
     include_str!("002_lifecycle_previews.sql"),
+    include_str!("003_tag_order_index.sql"),
 ];
 
 /// Readers kept open between calls; more are opened under load and closed afterwards.
@@ -52,27 +53,26 @@ impl SqliteMetaStore {
         })
     }
 
-    /// Runs `work` on a read-only connection.
+    /// Runs a short read, `work`, on a read-only connection on the calling thread. In WAL
+    /// mode a read never waits for the writer, and a page of rows takes tens of
+    /// microseconds, less than a hop to the blocking pool costs.
     pub(crate) async fn read<T, F>(&self, work: F) -> Result<T, MetaError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, MetaError> + Send + 'static,
     {
+        read_with_pooled_connection(&self.inner, work)
+    }
+
+    /// Runs a read that may scan many rows on tokio's blocking pool, so it never holds
+    /// up a request thread.
+    pub(crate) async fn read_scan<T, F>(&self, work: F) -> Result<T, MetaError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, MetaError> + Send + 'static,
+    {
         let inner = self.inner.clone();
-        run_blocking(move || {
-            let pooled = inner.readers.lock().expect("reader pool lock").pop();
-            let connection = match pooled {
-                Some(connection) => connection,
-                None => open_connection(&inner.path, true)?,
-            };
-            let result = work(&connection);
-            let mut readers = inner.readers.lock().expect("reader pool lock");
-            if readers.len() < IDLE_READERS {
-                readers.push(connection);
-            }
-            result
-        })
-        .await
+        run_blocking(move || read_with_pooled_connection(&inner, work)).await
     }
 
     /// Runs `work` in a write transaction, committed when it returns `Ok`.
@@ -92,6 +92,23 @@ impl SqliteMetaStore {
         })
         .await
     }
+}
+
+fn read_with_pooled_connection<T>(
+    inner: &Inner,
+    work: impl FnOnce(&Connection) -> Result<T, MetaError>,
+) -> Result<T, MetaError> {
+    let pooled = inner.readers.lock().expect("reader pool lock").pop();
+    let connection = match pooled {
+        Some(connection) => connection,
+        None => open_connection(&inner.path, true)?,
+    };
+    let result = work(&connection);
+    let mut readers = inner.readers.lock().expect("reader pool lock");
+    if readers.len() < IDLE_READERS {
+        readers.push(connection);
+    }
+    result
 }
 
 async fn run_blocking<T, F>(work: F) -> Result<T, MetaError>

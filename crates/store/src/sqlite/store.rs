@@ -14,6 +14,10 @@ use crate::model::{
     TagMutability, Upload,
 };
 
+/// Listings longer than this run on the blocking pool; shorter ones, such as an API
+/// page, run on the calling thread.
+const SCAN_ROWS: usize = 200;
+
 #[async_trait]
 impl MetaStore for SqliteMetaStore {
     async fn secret(&self, name: &str) -> Result<[u8; 32], MetaError> {
@@ -215,6 +219,11 @@ impl MetaStore for SqliteMetaStore {
         limit: usize,
     ) -> Result<Page<ImageSummary>, MetaError> {
         let (name, after) = (name.clone(), after.cloned());
+        if limit > SCAN_ROWS {
+            return self
+                .read_scan(move |c| images::list_images(c, &name, filter, after.as_ref(), limit))
+                .await;
+        }
         self.read(move |c| images::list_images(c, &name, filter, after.as_ref(), limit))
             .await
     }
@@ -262,7 +271,8 @@ impl MetaStore for SqliteMetaStore {
 
     async fn index_children(&self, name: &RepositoryName) -> Result<Vec<Digest>, MetaError> {
         let name = name.clone();
-        self.read(move |c| images::index_children(c, &name)).await
+        self.read_scan(move |c| images::index_children(c, &name))
+            .await
     }
 
     async fn create_upload(
@@ -306,7 +316,8 @@ impl MetaStore for SqliteMetaStore {
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<String>, MetaError> {
-        self.read(move |c| uploads::stale(c, before, limit)).await
+        self.read_scan(move |c| uploads::stale(c, before, limit))
+            .await
     }
 
     async fn lifecycle_policy(
@@ -353,7 +364,7 @@ impl MetaStore for SqliteMetaStore {
         limit: usize,
     ) -> Result<Vec<RepositoryName>, MetaError> {
         let after = after.map(str::to_owned);
-        self.read(move |c| repositories::lifecycle_repositories(c, after.as_deref(), limit))
+        self.read_scan(move |c| repositories::lifecycle_repositories(c, after.as_deref(), limit))
             .await
     }
 
@@ -393,7 +404,7 @@ impl MetaStore for SqliteMetaStore {
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<(Digest, u64)>, MetaError> {
-        self.read(move |c| images::unreferenced_blobs(c, before, limit))
+        self.read_scan(move |c| images::unreferenced_blobs(c, before, limit))
             .await
     }
 
