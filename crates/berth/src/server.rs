@@ -11,6 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use berth_auth::{AccessKey, Credentials, TokenSigner};
 use berth_ecr::{EcrState, SignatureCheck};
@@ -242,6 +243,13 @@ async fn serve_until_stopped(
     drain: Duration,
 ) -> anyhow::Result<()> {
     let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
+    // Without TCP_NODELAY a small response written as headers and then a body waits
+    // for the client's delayed ACK, about 40 ms on Linux.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(error = %error, "failed to set TCP_NODELAY on a connection");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         let _ = stopping.send(());

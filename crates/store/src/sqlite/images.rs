@@ -383,11 +383,13 @@ pub fn list_image_ids(
         TagFilter::Tagged => "AND t.tag IS NOT NULL",
         TagFilter::Untagged => "AND t.tag IS NULL",
     };
-    // Rows are ordered by (image, tag); an untagged image sorts as its empty tag.
+    // Rows are ordered by (image, tag), which the index on tags(manifest_id, tag)
+    // yields without a sort. An untagged image has one row with a NULL tag, which sorts
+    // first as the empty tag in the cursor comparison does.
     let sql = format!(
         "SELECT m.id, m.digest, t.tag FROM manifests m LEFT JOIN tags t ON t.manifest_id = m.id
          WHERE m.repository_id = ?1 AND m.id >= ?2 AND (m.id > ?2 OR coalesce(t.tag, '') > ?3) {filter_sql}
-         ORDER BY m.id, coalesce(t.tag, '') LIMIT ?4"
+         ORDER BY m.id, t.tag LIMIT ?4"
     );
     let (after_id, after_text) = after.map_or((0, ""), |cursor| {
         (cursor.after_id, cursor.after_text.as_str())
