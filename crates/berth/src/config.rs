@@ -189,7 +189,7 @@ impl Config {
         Ok(())
     }
 
-    /// The public URL, defaulting to the listen address.
+    /// Returns the public URL, which defaults to the bound listen address.
     pub fn public_url(&self, bound: SocketAddr) -> String {
         self.public_url
             .clone()

@@ -167,7 +167,7 @@ async fn download_url_key(registry: &Registry) -> anyhow::Result<AccessKey> {
     })
 }
 
-/// Answers a path that neither API serves, with a body that names it.
+/// Returns a 404 with a body that names the path, for paths that neither API serves.
 async fn not_found(uri: Uri) -> Response {
     let message = format!(
         "berth serves no resource at '{}': the ECR API takes POST /, the OCI API lives under /v2/",
@@ -180,7 +180,7 @@ async fn not_found(uri: Uri) -> Response {
         .into_response()
 }
 
-/// Answers a method that a route does not take, with a body that names it.
+/// Returns a 405 with a body that names the method and path.
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     let message = format!("the method {method} is not allowed on '{}'", uri.path());
     (

@@ -39,7 +39,7 @@ const AUTHENTICATION_ERRORS: &[&str] = &[
 /// base64, plus the JSON around it.
 const MAX_REQUEST_BYTES: usize = 30 * 1024 * 1024;
 
-/// How the ECR front checks signatures.
+/// The signature check of the ECR front.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignatureCheck {
     /// Only configured access keys with valid signatures are accepted.
@@ -48,7 +48,7 @@ pub enum SignatureCheck {
     AcceptAnyKey,
 }
 
-/// What the ECR front needs besides the registry.
+/// The state of the ECR front: the registry, keys and URLs.
 pub struct EcrState {
     pub registry: Arc<Registry>,
     pub credentials: Arc<Credentials>,
@@ -169,8 +169,8 @@ fn authenticate(
         headers,
         body,
     };
-    // UNSIGNED-PAYLOAD is an Amazon S3 feature; on a JSON API the signature must cover
-    // the body, or a captured request could be replayed with another body.
+    // UNSIGNED-PAYLOAD is an Amazon S3 feature. On a JSON API the signature must cover
+    // the body, because otherwise a captured request could be replayed with another body.
     let declared = headers
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok());

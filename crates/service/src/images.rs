@@ -33,7 +33,7 @@ pub struct PutImage {
     pub mode: PutMode,
 }
 
-/// What a put stored.
+/// The outcome of a put.
 #[derive(Clone, Debug)]
 pub struct PutImageResult {
     pub digest: Digest,
@@ -49,7 +49,7 @@ pub struct ImageIdentifier {
     pub tag: Option<String>,
 }
 
-/// Why one image of a batch call failed, with ECR's failure codes.
+/// The failure of one image in a batch call, with ECR's failure code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageFailure {
     pub id: ImageIdentifier,
@@ -221,7 +221,7 @@ impl Registry {
         Ok(())
     }
 
-    /// The size ECR reports: the layer total, or for an index the largest child.
+    /// Computes the size ECR reports: the layer total, or for an index the largest child.
     async fn image_size(&self, name: &RepositoryName, parsed: &ParsedManifest) -> Result<u64> {
         let ManifestKind::Index { manifests } = &parsed.kind else {
             return Ok(parsed.layer_size_total());

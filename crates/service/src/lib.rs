@@ -46,7 +46,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The ARN of a repository, formed as ECR forms it.
+    /// Formats the ARN of a repository as ECR forms it.
     pub fn repository_arn(&self, name: &str) -> String {
         format!(
             "arn:aws:ecr:{}:{}:repository/{name}",
@@ -119,7 +119,7 @@ impl Registry {
         &self.blobs
     }
 
-    /// The lock stripe that guards one digest's commit and collection.
+    /// Returns the lock stripe that guards one digest's commit and collection.
     pub fn blob_lock(&self, digest: &Digest) -> &tokio::sync::RwLock<()> {
         let first = u8::from_str_radix(&digest.hex()[..2], 16).unwrap_or(0);
         &self.blob_locks[first as usize % BLOB_LOCK_STRIPES]

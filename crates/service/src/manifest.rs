@@ -54,7 +54,7 @@ pub struct Descriptor {
     pub foreign: bool,
 }
 
-/// What a manifest is.
+/// The kind of a manifest and the content it references.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ManifestKind {
     /// An image manifest with its config and layers.

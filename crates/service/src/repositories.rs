@@ -23,7 +23,7 @@ pub struct CreateRepository {
     pub tags: Vec<ResourceTag>,
 }
 
-/// Which repositories a describe call selects.
+/// The repositories a describe call selects.
 #[derive(Clone, Debug)]
 pub enum RepositoryFilter {
     All(PageRequest),

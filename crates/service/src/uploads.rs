@@ -18,7 +18,7 @@ pub const MIN_LAYER_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// ECR's quota of parts per layer upload.
 pub const MAX_LAYER_PARTS: u32 = 4200;
 
-/// Where a part of an ECR layer upload starts, for the contiguity check.
+/// The first byte of an ECR layer part, for the contiguity check.
 #[derive(Clone, Copy, Debug)]
 pub struct LayerPart {
     pub first_byte: u64,
@@ -26,7 +26,7 @@ pub struct LayerPart {
 
 type HashSlot = Arc<tokio::sync::Mutex<Option<Sha256Hasher>>>;
 
-/// Where an append must start.
+/// The offset at which an append must start.
 #[derive(Clone, Copy)]
 enum Start {
     /// At the end of the upload, wherever that is.

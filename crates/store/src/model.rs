@@ -51,7 +51,7 @@ pub struct ResourceTag {
     pub value: String,
 }
 
-/// How a manifest points at other content.
+/// The kind of content a manifest references.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReferenceKind {
     /// A config or layer blob of an image manifest.
@@ -79,7 +79,7 @@ pub struct NewImage {
     pub pushed_at: Timestamp,
 }
 
-/// What `put_image` did.
+/// The outcome of `put_image`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PutImageOutcome {
     /// True when the manifest was new in this repository.
@@ -118,7 +118,7 @@ pub struct Referrer {
     pub annotations: Option<String>,
 }
 
-/// Which images a listing selects, by whether they carry tags.
+/// The selection of a listing by whether images carry tags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TagFilter {
     Tagged,

@@ -45,7 +45,7 @@ pub async fn dispatch(operation: Operation, call: &Call<'_>) -> Result<Response,
     }
 }
 
-/// The error for an operation of the ECR API that berth does not implement.
+/// Builds the error for an operation of the ECR API that berth does not implement.
 pub fn not_implemented(operation: &str) -> EcrError {
     // TODO: implement the policy, scanning, replication and pull-through cache
     // operations; until then they fail with this error instead of pretending to work.
