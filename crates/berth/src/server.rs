@@ -11,11 +11,10 @@ use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use berth_auth::{AccessKey, Credentials, TokenSigner};
 use berth_ecr::{EcrState, SignatureCheck};
-use berth_oci::OciState;
+use berth_oci::{FileSender, OciState, ZeroCopyListener};
 use berth_service::{Registry, RequestId, Settings};
 use berth_store::{FsBlobStore, SqliteMetaStore};
 use berth_types::SystemClock;
@@ -243,13 +242,10 @@ async fn serve_until_stopped(
     drain: Duration,
 ) -> anyhow::Result<()> {
     let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
-    // Without TCP_NODELAY a small response written as headers and then a body waits
-    // for the client's delayed ACK, about 40 ms on Linux.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::warn!(error = %error, "failed to set TCP_NODELAY on a connection");
-        }
-    });
+    // Connections carry a `FileSender`, through which blob downloads are sent from
+    // their files with sendfile(2).
+    let listener = ZeroCopyListener::new(listener);
+    let app = app.into_make_service_with_connect_info::<FileSender>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         let _ = stopping.send(());

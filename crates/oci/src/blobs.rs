@@ -2,24 +2,24 @@
 
 use axum::body::Body;
 use axum::response::Response;
+use berth_store::{BlobContent, BlobReader};
 use berth_types::{Digest, RepositoryName};
 use http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use http::{HeaderMap, StatusCode};
 
 use crate::error::{ApiError, Code, OciError};
 use crate::headers::{empty, finish, DOCKER_CONTENT_DIGEST};
-use crate::OciState;
+use crate::{FileSender, OciState};
 
-/// Serves a blob, or the byte range that `Range` requests, streaming it from the store.
-/// HEAD ignores `Range`, as RFC 9110 defines ranges for GET only.
-///
-/// TODO: send blobs of the filesystem store with sendfile(2). hyper writes every body
-/// chunk through user space, so each byte is copied once more than a zero-copy send.
+/// Serves a blob, or the byte range that `Range` requests: with `sendfile(2)` when the
+/// store keeps the blob in a local file and the connection allows it, streamed from the
+/// store otherwise. HEAD ignores `Range`, as RFC 9110 defines ranges for GET only.
 pub(crate) async fn get(
     state: &OciState,
     name: &RepositoryName,
     digest: &Digest,
     headers: &HeaderMap,
+    sender: Option<FileSender>,
     head: bool,
 ) -> Result<Response, OciError> {
     let blob = state.registry.blob(name, digest).await?;
@@ -41,7 +41,7 @@ pub(crate) async fn get(
         let builder = builder
             .status(StatusCode::OK)
             .header(CONTENT_LENGTH, reader.length);
-        return finish(builder, Body::from_stream(reader.body));
+        return finish(builder, download_body(name, digest, sender, reader));
     };
     let (start, end) = range
         .resolve(blob.size)
@@ -57,7 +57,35 @@ pub(crate) async fn get(
             format!("bytes {start}-{end}/{}", reader.size),
         )
         .header(CONTENT_LENGTH, reader.length);
-    finish(builder, Body::from_stream(reader.body))
+    finish(builder, download_body(name, digest, sender, reader))
+}
+
+/// Returns the body that sends the reader's range: zero-copy when possible.
+fn download_body(
+    name: &RepositoryName,
+    digest: &Digest,
+    sender: Option<FileSender>,
+    reader: BlobReader,
+) -> Body {
+    let BlobReader {
+        size,
+        start,
+        length,
+        content,
+    } = reader;
+    let zero_copy = matches!(content, BlobContent::File(_)) && sender.is_some();
+    tracing::debug!(repository = %name, digest = %digest, start, length, zero_copy, "sending a blob");
+    let content = match (content, sender) {
+        (BlobContent::File(file), Some(sender)) => return sender.body(file, start, length),
+        (content, _) => content,
+    };
+    let reader = BlobReader {
+        size,
+        start,
+        length,
+        content,
+    };
+    Body::from_stream(reader.into_stream())
 }
 
 fn unsatisfiable(range: &str, size: u64) -> OciError {

@@ -24,6 +24,7 @@ mod referrers;
 mod repository;
 mod tags;
 mod uploads;
+mod zerocopy;
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ use http::Method;
 
 use crate::endpoint::Endpoint;
 use crate::error::OciError;
+pub use crate::zerocopy::{FileSender, ZeroCopyListener, ZeroCopyStream};
 
 /// The shared state of the OCI front: the registry, the credential checks and the push
 /// setting.
@@ -135,7 +137,8 @@ async fn run(
             manifests::delete(state, name, reference).await
         }
         Endpoint::GetBlob { name, digest, head } => {
-            blobs::get(state, name, digest, request.headers(), *head).await
+            let sender = zerocopy::sender(&request);
+            blobs::get(state, name, digest, request.headers(), sender, *head).await
         }
         Endpoint::DeleteBlob { name, digest } => blobs::delete(state, name, digest).await,
         Endpoint::StartUpload { name } => uploads::start(state, name, request).await,

@@ -131,7 +131,7 @@ async fn assert_pullable(registry: &Registry, name: &RepositoryName, digest: &Di
         let blob = Digest::parse(descriptor["digest"].as_str().unwrap()).unwrap();
         let reader = registry.open_blob(name, &blob, None).await.unwrap();
         let bytes: Vec<u8> = reader
-            .body
+            .into_stream()
             .map(|chunk| chunk.unwrap().to_vec())
             .concat()
             .await;

@@ -1,11 +1,14 @@
 //! The blob store trait.
 
+use std::io::{Seek, SeekFrom};
 use std::pin::Pin;
 
 use async_trait::async_trait;
 use berth_types::{Digest, Sha256Hasher};
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
+use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
 
 use crate::error::BlobError;
 
@@ -16,11 +19,45 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BlobError>> + Send
 pub struct BlobReader {
     /// Total size of the blob.
     pub size: u64,
-    /// First byte of the range that `body` yields.
+    /// First byte of the range.
     pub start: u64,
-    /// Number of bytes `body` yields.
+    /// Number of bytes in the range.
     pub length: u64,
-    pub body: ByteStream,
+    pub content: BlobContent,
+}
+
+/// Where the bytes of a [`BlobReader`] come from.
+pub enum BlobContent {
+    /// A stream that yields exactly the range.
+    Stream(ByteStream),
+    /// A local file that holds the whole blob. A front that owns its socket may send the
+    /// range with `sendfile(2)` instead of reading it through user space.
+    File(std::fs::File),
+}
+
+/// Bytes read from a blob file per chunk of the stream that [`BlobReader::into_stream`]
+/// returns.
+const READ_BUFFER: usize = 256 * 1024;
+
+impl BlobReader {
+    /// Returns the range as a stream of chunks, reading the file when there is one.
+    pub fn into_stream(self) -> ByteStream {
+        match self.content {
+            BlobContent::Stream(stream) => stream,
+            BlobContent::File(mut file) => {
+                // lseek(2) moves the file offset without I/O, so it does not block.
+                if let Err(error) = file.seek(SeekFrom::Start(self.start)) {
+                    return Box::pin(futures_util::stream::once(async move {
+                        Err(BlobError::Io(error))
+                    }));
+                }
+                let file = tokio::fs::File::from_std(file).take(self.length);
+                let stream = ReaderStream::with_capacity(file, READ_BUFFER)
+                    .map(|chunk| chunk.map_err(BlobError::Io));
+                Box::pin(stream)
+            }
+        }
+    }
 }
 
 /// Content-addressed blob storage with upload sessions.

@@ -19,9 +19,8 @@ use berth_types::{Digest, Sha256Hasher};
 use futures_util::StreamExt;
 use tokio::fs::{self, File, OpenOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
-use tokio_util::io::ReaderStream;
 
-use crate::blob::{BlobReader, BlobStore, ByteStream};
+use crate::blob::{BlobContent, BlobReader, BlobStore, ByteStream};
 use crate::error::BlobError;
 
 const READ_BUFFER: usize = 256 * 1024;
@@ -90,7 +89,7 @@ impl BlobStore for FsBlobStore {
         range: Option<(u64, u64)>,
     ) -> Result<BlobReader, BlobError> {
         let path = self.blob_path(digest);
-        let mut file = match File::open(&path).await {
+        let file = match File::open(&path).await {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Err(BlobError::NotFound(digest.clone()));
@@ -103,14 +102,11 @@ impl BlobStore for FsBlobStore {
             Some((start, end)) if start <= end && end < size => (start, end - start + 1),
             Some((start, end)) => return Err(BlobError::RangeNotSatisfiable { start, end, size }),
         };
-        file.seek(SeekFrom::Start(start)).await?;
-        let stream = ReaderStream::with_capacity(file.take(length), READ_BUFFER)
-            .map(|chunk| chunk.map_err(BlobError::Io));
         Ok(BlobReader {
             size,
             start,
             length,
-            body: Box::pin(stream),
+            content: BlobContent::File(file.into_std().await),
         })
     }
 
@@ -308,7 +304,11 @@ mod tests {
         assert_eq!(store.stat(&computed).await.unwrap(), Some(11));
         assert_eq!(store.upload_size(id).await.unwrap(), None);
         let reader = store.open(&computed, Some((6, 10))).await.unwrap();
-        let bytes: Vec<u8> = reader.body.map(|c| c.unwrap().to_vec()).concat().await;
+        let bytes: Vec<u8> = reader
+            .into_stream()
+            .map(|c| c.unwrap().to_vec())
+            .concat()
+            .await;
         assert_eq!(bytes, b"world");
     }
 

@@ -15,7 +15,7 @@ mod meta;
 mod model;
 mod sqlite;
 
-pub use blob::{BlobReader, BlobStore, ByteStream};
+pub use blob::{BlobContent, BlobReader, BlobStore, ByteStream};
 pub use error::{BlobError, MetaError};
 pub use fs::FsBlobStore;
 pub use meta::MetaStore;

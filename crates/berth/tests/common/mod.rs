@@ -65,6 +65,18 @@ impl Server {
         server
     }
 
+    /// Starts a server on a fresh data directory that logs what `filter` (the syntax of
+    /// `BERTH_LOG`) lets through.
+    pub fn start_with_log(filter: &str) -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-e2e-")
+            .tempdir()
+            .expect("create a temporary data directory");
+        let mut server = Server::start_with_args(dir.path(), &[], filter);
+        server.data_dir = Some(dir);
+        server
+    }
+
     /// Starts a server on a fresh data directory with settings from a TOML file.
     pub fn start_with_config(config: &str) -> Server {
         let dir = tempfile::Builder::new()
@@ -73,18 +85,21 @@ impl Server {
             .expect("create a temporary data directory");
         let config_path = dir.path().join("berth.toml");
         std::fs::write(&config_path, config).expect("write the configuration file");
-        let mut server =
-            Server::start_with_args(dir.path(), &["--config".as_ref(), config_path.as_os_str()]);
+        let mut server = Server::start_with_args(
+            dir.path(),
+            &["--config".as_ref(), config_path.as_os_str()],
+            "info",
+        );
         server.data_dir = Some(dir);
         server
     }
 
     /// Starts a server on an existing data directory, which the caller keeps.
     pub fn start_in(data_dir: &Path) -> Server {
-        Server::start_with_args(data_dir, &[])
+        Server::start_with_args(data_dir, &[], "info")
     }
 
-    fn start_with_args(data_dir: &Path, extra: &[&std::ffi::OsStr]) -> Server {
+    fn start_with_args(data_dir: &Path, extra: &[&std::ffi::OsStr], log_filter: &str) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
         // Configuration from the environment of the test run must not leak in.
         for (key, _) in std::env::vars() {
@@ -103,7 +118,7 @@ impl Server {
             .args(["--secret-access-key", SECRET_ACCESS_KEY])
             .args(["--log-format", "json"])
             .args(extra)
-            .env("BERTH_LOG", "info")
+            .env("BERTH_LOG", log_filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -1,0 +1,359 @@
+//! Blob downloads that the kernel sends from the blob file with `sendfile(2)`, so the
+//! bytes never pass through berth's memory.
+//!
+//! hyper cannot hand a file to its socket: it writes every body chunk it is given. So a
+//! zero-copy download body ([`FileBody`]) yields placeholder chunks instead of data:
+//! slices of one static zeroed region, which cost nothing to make. Before it yields a
+//! chunk, the body queues the file range that the chunk stands for on its connection.
+//! The connection's socket, a [`ZeroCopyStream`], recognises a placeholder by its address
+//! when hyper writes it and sends the queued file range in its place. hyper still counts
+//! every byte, so `Content-Length`, keep-alive and pipelined requests work as for any
+//! other body.
+//!
+//! The socket never sends placeholder bytes. Each body writes its chunks at its own
+//! offset in the region (its lane), and a placeholder write must match the lane, the
+//! progress and the length of the first queued range; anything else fails the connection
+//! with an error. Placeholder bodies are made only for HTTP/1 requests that arrived on a
+//! `ZeroCopyStream` ([`FileSender`] in the request's extensions), on Linux.
+//!
+//! `sendfile(2)` reads the file on the calling thread, so a range that is not in the page
+//! cache blocks the runtime's worker for the time of one disk read of at most
+//! [`CHUNK`] bytes.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{ready, Context, Poll};
+
+use axum::body::Body;
+use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::serve::{IncomingStream, Listener};
+use bytes::Bytes;
+use http::Request;
+use http_body::{Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The largest range one placeholder chunk stands for, and so the most one
+/// `sendfile(2)` call sends.
+const CHUNK: usize = 1024 * 1024;
+
+/// Number of distinct offsets at which a body may place its chunks in the region.
+const LANES: usize = 4096;
+
+/// The placeholder region. Its bytes are never written to a socket; only the addresses
+/// of its slices are used, to recognise them.
+static PLACEHOLDER: [u8; CHUNK + LANES] = [0; CHUNK + LANES];
+
+/// Accepts TCP connections as [`ZeroCopyStream`]s, with `TCP_NODELAY` set.
+pub struct ZeroCopyListener {
+    inner: TcpListener,
+}
+
+impl ZeroCopyListener {
+    pub fn new(inner: TcpListener) -> ZeroCopyListener {
+        ZeroCopyListener { inner }
+    }
+}
+
+impl Listener for ZeroCopyListener {
+    type Io = ZeroCopyStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (ZeroCopyStream, SocketAddr) {
+        // axum's listener for `TcpListener` logs and retries failed accepts.
+        let (stream, address) = Listener::accept(&mut self.inner).await;
+        // Without TCP_NODELAY a small response written as headers and then a body waits
+        // for the client's delayed ACK, about 40 ms on Linux.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(error = %error, peer = %address, "failed to set TCP_NODELAY on a connection");
+        }
+        (ZeroCopyStream::new(stream), address)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// The handle through which a response body queues file ranges on its connection. axum
+/// puts it into every request's extensions as `ConnectInfo<FileSender>` when the router
+/// is served with `into_make_service_with_connect_info::<FileSender>()` on a
+/// [`ZeroCopyListener`].
+#[derive(Clone)]
+pub struct FileSender {
+    queue: Arc<Mutex<Queue>>,
+}
+
+impl Connected<IncomingStream<'_, ZeroCopyListener>> for FileSender {
+    fn connect_info(stream: IncomingStream<'_, ZeroCopyListener>) -> FileSender {
+        stream.io().sender()
+    }
+}
+
+/// The file ranges that placeholder chunks stand for, in the order hyper writes them.
+#[derive(Default)]
+struct Queue {
+    ranges: VecDeque<QueuedRange>,
+    next_lane: usize,
+}
+
+struct QueuedRange {
+    file: Arc<std::fs::File>,
+    lane: usize,
+    /// Position in the file of the next byte to send.
+    position: u64,
+    /// Bytes of the chunk already sent.
+    sent: usize,
+    /// Bytes of the chunk still to send.
+    remaining: usize,
+}
+
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    // The queue holds plain data that every step leaves consistent, so a panic in
+    // another holder does not make it unusable.
+    queue
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Returns the connection's sender when the request allows a zero-copy body: an HTTP/1
+/// request on a [`ZeroCopyStream`], on Linux.
+pub(crate) fn sender<B>(request: &Request<B>) -> Option<FileSender> {
+    let http1 = matches!(
+        request.version(),
+        http::Version::HTTP_10 | http::Version::HTTP_11
+    );
+    let ConnectInfo(sender) = request.extensions().get::<ConnectInfo<FileSender>>()?;
+    (http1 && cfg!(target_os = "linux")).then(|| sender.clone())
+}
+
+impl FileSender {
+    /// Returns a body that sends `length` bytes of `file` from `start` with
+    /// `sendfile(2)`.
+    pub(crate) fn body(&self, file: std::fs::File, start: u64, length: u64) -> Body {
+        let lane = {
+            let mut queue = lock(&self.queue);
+            let lane = queue.next_lane;
+            queue.next_lane = (lane + 1) % LANES;
+            lane
+        };
+        Body::new(FileBody {
+            queue: self.queue.clone(),
+            file: Arc::new(file),
+            lane,
+            position: start,
+            remaining: length,
+        })
+    }
+}
+
+/// A response body of placeholder chunks, each standing for a range of `file` that it
+/// queues on the connection before yielding it.
+struct FileBody {
+    queue: Arc<Mutex<Queue>>,
+    file: Arc<std::fs::File>,
+    lane: usize,
+    position: u64,
+    remaining: u64,
+}
+
+impl http_body::Body for FileBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if this.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let length = this.remaining.min(CHUNK as u64) as usize;
+        lock(&this.queue).ranges.push_back(QueuedRange {
+            file: this.file.clone(),
+            lane: this.lane,
+            position: this.position,
+            sent: 0,
+            remaining: length,
+        });
+        this.position += length as u64;
+        this.remaining -= length as u64;
+        let placeholder = &PLACEHOLDER[this.lane..this.lane + length];
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(placeholder)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// A TCP connection that writes placeholder chunks as `sendfile(2)` calls from the file
+/// ranges queued for them, and everything else as it is.
+pub struct ZeroCopyStream {
+    inner: TcpStream,
+    queue: Arc<Mutex<Queue>>,
+}
+
+impl ZeroCopyStream {
+    fn new(inner: TcpStream) -> ZeroCopyStream {
+        ZeroCopyStream {
+            inner,
+            queue: Arc::default(),
+        }
+    }
+
+    fn sender(&self) -> FileSender {
+        FileSender {
+            queue: self.queue.clone(),
+        }
+    }
+
+    /// Sends some of the file range that the placeholder slice `placeholder` stands for.
+    fn poll_send_file(
+        &mut self,
+        cx: &mut Context<'_>,
+        placeholder: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let offset = placeholder.as_ptr() as usize - PLACEHOLDER.as_ptr() as usize;
+        loop {
+            let mut queue = lock(&self.queue);
+            let Some(range) = queue.ranges.front_mut() else {
+                return Poll::Ready(Err(io::Error::other(
+                    "a zero-copy chunk reached the socket with no file range queued for it",
+                )));
+            };
+            if range.lane + range.sent != offset || range.remaining != placeholder.len() {
+                return Poll::Ready(Err(io::Error::other(format!(
+                    "a zero-copy chunk of {} bytes at offset {offset} does not match the queued file range (lane {}, {} bytes sent, {} remaining)",
+                    placeholder.len(),
+                    range.lane,
+                    range.sent,
+                    range.remaining
+                ))));
+            }
+            let result = self.inner.try_io(tokio::io::Interest::WRITABLE, || {
+                send_file(&self.inner, range)
+            });
+            match result {
+                Ok(0) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the blob file ended before the range that was being sent",
+                    )))
+                }
+                Ok(sent) => {
+                    range.position += sent as u64;
+                    range.sent += sent;
+                    range.remaining -= sent;
+                    if range.remaining == 0 {
+                        queue.ranges.pop_front();
+                    }
+                    return Poll::Ready(Ok(sent));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    drop(queue);
+                    ready!(self.inner.poll_write_ready(cx))?;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+    }
+}
+
+/// Sends the start of `range` from its file to `socket`, without moving the file's
+/// offset, and returns the number of bytes sent.
+#[cfg(target_os = "linux")]
+fn send_file(socket: &TcpStream, range: &QueuedRange) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut position = libc::off_t::try_from(range.position)
+        .map_err(|_| io::Error::other("a blob position does not fit in off_t"))?;
+    // SAFETY: both descriptors are open for the duration of the call (the socket and the
+    // file are borrowed), and `position` is a valid off_t that the kernel updates.
+    let sent = unsafe {
+        libc::sendfile(
+            socket.as_raw_fd(),
+            range.file.as_raw_fd(),
+            &mut position,
+            range.remaining,
+        )
+    };
+    usize::try_from(sent).map_err(|_| io::Error::last_os_error())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_file(_socket: &TcpStream, _range: &QueuedRange) -> io::Result<usize> {
+    // `file_body` makes no placeholder bodies on other systems.
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "sendfile is used on Linux only",
+    ))
+}
+
+fn is_placeholder(slice: &[u8]) -> bool {
+    let region = PLACEHOLDER.as_ptr_range();
+    !slice.is_empty() && region.contains(&slice.as_ptr())
+}
+
+impl AsyncRead for ZeroCopyStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ZeroCopyStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if is_placeholder(buf) {
+            this.poll_send_file(cx, buf)
+        } else {
+            Pin::new(&mut this.inner).poll_write(cx, buf)
+        }
+    }
+
+    /// Writes the ordinary slices before the first placeholder with one `writev(2)`, or,
+    /// when the first slice is a placeholder, sends its file range.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let ordinary = bufs.iter().take_while(|buf| !is_placeholder(buf)).count();
+        match bufs.get(ordinary) {
+            Some(placeholder) if ordinary == 0 => this.poll_send_file(cx, placeholder),
+            _ => Pin::new(&mut this.inner).poll_write_vectored(cx, &bufs[..ordinary]),
+        }
+    }
+
+    /// True, so that hyper queues body chunks as they are instead of copying them into
+    /// its own buffer, which would lose the placeholders' addresses.
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
