@@ -11,20 +11,22 @@
 //! Both trees live on one filesystem so that committing an upload is a `rename`: a blob
 //! path either does not exist or holds the complete, verified bytes.
 
-use std::io::SeekFrom;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use berth_types::{Digest, Sha256Hasher};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::fs::{self, File, OpenOptions};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::io::AsyncReadExt;
 
 use crate::blob::{BlobContent, BlobReader, BlobStore, ByteStream};
 use crate::error::BlobError;
 
 const READ_BUFFER: usize = 256 * 1024;
-const WRITE_BUFFER: usize = 1024 * 1024;
+/// Chunks of an upload that may wait for the writer thread.
+const WRITES_IN_FLIGHT: usize = 8;
 
 /// Blobs as files under a root directory.
 #[derive(Clone, Debug)]
@@ -158,31 +160,53 @@ impl BlobStore for FsBlobStore {
             });
         }
 
-        let mut file = file;
-        file.seek(SeekFrom::Start(offset)).await?;
-        let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
-        let mut written = 0u64;
-        let result: Result<(), BlobError> = async {
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk?;
-                writer.write_all(&chunk).await?;
-                written += chunk.len() as u64;
-                if let Some(hasher) = hasher.as_deref_mut() {
-                    hasher.update(&chunk);
-                }
+        // A blocking thread writes the chunks while this task hashes the next ones, so
+        // hashing and writing overlap, and each chunk reaches write(2) without a copy into
+        // another buffer. The channel bounds the bytes in flight.
+        let (chunks, mut received) = tokio::sync::mpsc::channel::<Bytes>(WRITES_IN_FLIGHT);
+        let mut file = file.into_std().await;
+        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            file.seek(SeekFrom::Start(offset))?;
+            while let Some(chunk) = received.blocking_recv() {
+                file.write_all(&chunk)?;
             }
-            writer.flush().await?;
             Ok(())
+        });
+        let mut written = 0u64;
+        let mut read_error = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    read_error = Some(error);
+                    break;
+                }
+            };
+            if let Some(hasher) = hasher.as_deref_mut() {
+                hasher.update(&chunk);
+            }
+            written += chunk.len() as u64;
+            if chunks.send(chunk).await.is_err() {
+                // The writer stopped on an error, which joining it returns.
+                break;
+            }
         }
-        .await;
-
-        if let Err(error) = result {
-            // Cut the partial write away so the upload resumes at a known offset.
-            let file = writer.into_inner();
-            file.set_len(offset).await?;
-            return Err(error);
-        }
-        Ok(offset + written)
+        drop(chunks);
+        let write_result = match writer.await {
+            Ok(result) => result,
+            Err(error) => Err(std::io::Error::other(format!(
+                "the upload writer thread failed: {error}"
+            ))),
+        };
+        let error = match (read_error, write_result) {
+            (None, Ok(())) => return Ok(offset + written),
+            (Some(error), _) => error,
+            (None, Err(error)) => BlobError::Io(error),
+        };
+        // Cut the partial write away so the upload resumes at a known offset.
+        let file = OpenOptions::new().write(true).open(&path).await?;
+        file.set_len(offset).await?;
+        Err(error)
     }
 
     async fn hash_upload(&self, id: &str) -> Result<Sha256Hasher, BlobError> {
