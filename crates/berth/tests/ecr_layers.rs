@@ -547,7 +547,7 @@ async fn download_url_requires_referenced_layer() {
         Format::Oci,
         common::OCI_CONFIG,
         &image.config,
-        &[unreferenced.clone()],
+        std::slice::from_ref(&unreferenced),
     );
     common::put_manifest(&client, "dl", &manifest, Some("uses-it")).await;
     let output = client

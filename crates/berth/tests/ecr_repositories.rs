@@ -118,7 +118,7 @@ async fn create_describe_delete_round_trip() {
         .send()
         .await
         .expect("describe repository");
-    assert_eq!(described.repositories(), &[repository.clone()]);
+    assert_eq!(described.repositories(), std::slice::from_ref(repository));
     assert_eq!(described.next_token(), None);
     assert_eq!(
         list_tags(&client, "team/app").await,

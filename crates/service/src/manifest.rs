@@ -233,6 +233,71 @@ fn descriptor(raw: &RawDescriptor, field: &str) -> Result<Descriptor> {
     })
 }
 
+/// Media types that change when an image manifest moves between the Docker schema 2 and
+/// OCI formats, as (Docker, OCI) pairs.
+const CONVERTED_TYPES: &[(&str, &str)] = &[
+    (DOCKER_MANIFEST, OCI_MANIFEST),
+    (
+        "application/vnd.docker.container.image.v1+json",
+        "application/vnd.oci.image.config.v1+json",
+    ),
+    (
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    ),
+    (
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    ),
+];
+
+/// Converts an image manifest between Docker schema 2 and OCI by rewriting its media
+/// types, or returns `None` when `to` is neither of the two or the manifest is not an
+/// image manifest. The result is a new manifest with its own digest; indexes and
+/// Docker schema 1 are never converted.
+pub fn convert(bytes: &[u8], from: &str, to: &str) -> Option<Vec<u8>> {
+    let to_oci = from == DOCKER_MANIFEST && to == OCI_MANIFEST;
+    let to_docker = from == OCI_MANIFEST && to == DOCKER_MANIFEST;
+    if !to_oci && !to_docker {
+        return None;
+    }
+    let map = |media_type: &str| -> Option<&'static str> {
+        CONVERTED_TYPES
+            .iter()
+            .find_map(|(docker, oci)| match to_oci {
+                true if *docker == media_type => Some(*oci),
+                false if *oci == media_type => Some(*docker),
+                _ => None,
+            })
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    value["mediaType"] = serde_json::Value::String(to.to_owned());
+    rewrite_media_type(value.get_mut("config"), &map);
+    if let Some(layers) = value
+        .get_mut("layers")
+        .and_then(|layers| layers.as_array_mut())
+    {
+        for layer in layers {
+            rewrite_media_type(Some(layer), &map);
+        }
+    }
+    serde_json::to_vec(&value).ok()
+}
+
+fn rewrite_media_type(
+    descriptor: Option<&mut serde_json::Value>,
+    map: &dyn Fn(&str) -> Option<&'static str>,
+) {
+    let Some(descriptor) = descriptor else { return };
+    let current = descriptor
+        .get("mediaType")
+        .and_then(|t| t.as_str())
+        .and_then(map);
+    if let Some(converted) = current {
+        descriptor["mediaType"] = serde_json::Value::String(converted.to_owned());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,70 +368,5 @@ mod tests {
         let bad_digest = r#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:1","size":1},"layers":[]}"#;
         let error = parse(bad_digest.as_bytes(), None).unwrap_err().to_string();
         assert!(error.contains("config has an invalid digest"), "{error}");
-    }
-}
-
-/// Media types that change when an image manifest moves between the Docker schema 2 and
-/// OCI formats, as (Docker, OCI) pairs.
-const CONVERTED_TYPES: &[(&str, &str)] = &[
-    (DOCKER_MANIFEST, OCI_MANIFEST),
-    (
-        "application/vnd.docker.container.image.v1+json",
-        "application/vnd.oci.image.config.v1+json",
-    ),
-    (
-        "application/vnd.docker.image.rootfs.diff.tar.gzip",
-        "application/vnd.oci.image.layer.v1.tar+gzip",
-    ),
-    (
-        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-    ),
-];
-
-/// Converts an image manifest between Docker schema 2 and OCI by rewriting its media
-/// types, or returns `None` when `to` is neither of the two or the manifest is not an
-/// image manifest. The result is a new manifest with its own digest; indexes and
-/// Docker schema 1 are never converted.
-pub fn convert(bytes: &[u8], from: &str, to: &str) -> Option<Vec<u8>> {
-    let to_oci = from == DOCKER_MANIFEST && to == OCI_MANIFEST;
-    let to_docker = from == OCI_MANIFEST && to == DOCKER_MANIFEST;
-    if !to_oci && !to_docker {
-        return None;
-    }
-    let map = |media_type: &str| -> Option<&'static str> {
-        CONVERTED_TYPES
-            .iter()
-            .find_map(|(docker, oci)| match to_oci {
-                true if *docker == media_type => Some(*oci),
-                false if *oci == media_type => Some(*docker),
-                _ => None,
-            })
-    };
-    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    value["mediaType"] = serde_json::Value::String(to.to_owned());
-    rewrite_media_type(value.get_mut("config"), &map);
-    if let Some(layers) = value
-        .get_mut("layers")
-        .and_then(|layers| layers.as_array_mut())
-    {
-        for layer in layers {
-            rewrite_media_type(Some(layer), &map);
-        }
-    }
-    serde_json::to_vec(&value).ok()
-}
-
-fn rewrite_media_type(
-    descriptor: Option<&mut serde_json::Value>,
-    map: &dyn Fn(&str) -> Option<&'static str>,
-) {
-    let Some(descriptor) = descriptor else { return };
-    let current = descriptor
-        .get("mediaType")
-        .and_then(|t| t.as_str())
-        .and_then(map);
-    if let Some(converted) = current {
-        descriptor["mediaType"] = serde_json::Value::String(converted.to_owned());
     }
 }

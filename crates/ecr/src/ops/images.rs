@@ -189,7 +189,7 @@ fn negotiate(stored: StoredManifest, accepted: Option<&[String]>) -> Option<Stor
     let Some(accepted) = accepted else {
         return Some(stored);
     };
-    if accepted.iter().any(|t| *t == stored.media_type) {
+    if accepted.contains(&stored.media_type) {
         return Some(stored);
     }
     accepted.iter().find_map(|target| {
