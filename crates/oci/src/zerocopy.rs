@@ -113,7 +113,7 @@ struct QueuedRange {
 }
 
 fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
-    // The queue holds plain data that every step leaves consistent, so a panic in
+    // The queue is plain data that every step leaves consistent, so a panic in
     // another holder does not make it unusable.
     queue
         .lock()
@@ -292,7 +292,7 @@ fn send_file(socket: &TcpStream, range: &QueuedRange) -> io::Result<usize> {
 
 #[cfg(not(target_os = "linux"))]
 fn send_file(_socket: &TcpStream, _range: &QueuedRange) -> io::Result<usize> {
-    // `file_body` makes no placeholder bodies on other systems.
+    // `sender` gives no sender on other systems, so no placeholder body exists there.
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "sendfile is used on Linux only",
