@@ -7,7 +7,7 @@
 //! in the crate logs a failed request.
 
 use berth_service::{Error, RequestId};
-use http::header::{HeaderName, HeaderValue, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
+use http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -142,6 +142,10 @@ impl ApiError {
         self
     }
 
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     #[cfg(test)]
     pub(crate) fn status(&self) -> StatusCode {
         self.status
@@ -221,7 +225,9 @@ fn status_and_code(error: &Error, endpoint: Option<&Endpoint>) -> (StatusCode, C
         Error::ManifestInvalid(_) => (S::BAD_REQUEST, Code::ManifestInvalid),
         Error::BlobUnknown { .. } => (S::NOT_FOUND, Code::BlobUnknown),
         Error::LayerInaccessible { .. } => (S::NOT_FOUND, Code::BlobUnknown),
-        Error::BlobReferenced { .. } => (S::CONFLICT, Code::Denied),
+        // The spec allows 202, 404 and 405 for a blob DELETE; 405 says this blob cannot
+        // be deleted now, and the message says what to delete first.
+        Error::BlobReferenced { .. } => (S::METHOD_NOT_ALLOWED, Code::Unsupported),
         Error::UploadNotFound { .. } => (S::NOT_FOUND, Code::BlobUploadUnknown),
         Error::InvalidLayerPart { .. } => (S::RANGE_NOT_SATISFIABLE, Code::BlobUploadInvalid),
         Error::EmptyUpload { .. } => (S::BAD_REQUEST, Code::BlobUploadInvalid),
@@ -278,6 +284,7 @@ fn from_service(error: Error, endpoint: Option<&Endpoint>) -> ApiError {
         Error::RangeNotSatisfiable { size, .. } => {
             api = api.with_header(CONTENT_RANGE, format!("bytes */{size}"));
         }
+        Error::BlobReferenced { .. } => api = api.with_header(ALLOW, "GET, HEAD"),
         Error::Internal { context, detail } => api.internal = Some(format!("{context}: {detail}")),
         _ => {}
     }

@@ -147,8 +147,9 @@ async fn delete_keeps_a_referenced_blob() {
 
     let uri = format!("/v2/app/blobs/{}", Digest::of_bytes(layer));
     let refused = registry.call(Method::DELETE, &uri).await;
-    assert_eq!(refused.status, StatusCode::CONFLICT);
-    assert_eq!(refused.error_code(), "DENIED");
+    assert_eq!(refused.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(refused.error_code(), "UNSUPPORTED");
+    assert_eq!(refused.header("allow"), "GET, HEAD");
     let message = refused.json()["errors"][0]["message"]
         .as_str()
         .unwrap()
