@@ -94,7 +94,15 @@ impl Endpoint {
                 name: name_of(name)?,
             },
             Resource::Manifest(name, reference) => {
-                manifest_endpoint(method, name_of(name)?, reference_of(reference)?)?
+                let name = name_of(name)?;
+                let reference = if method == Method::PUT {
+                    reference_of(reference)?
+                } else {
+                    // No manifest can be named by an invalid reference, so reading or
+                    // deleting one finds nothing: 404, as the spec requires.
+                    reference_of(reference).map_err(|error| unknown_manifest(reference, error))?
+                };
+                manifest_endpoint(method, name, reference)?
             }
             Resource::Blob(name, digest) => {
                 blob_endpoint(method, name_of(name)?, digest_of(digest)?)?
@@ -259,6 +267,12 @@ fn reference_of(text: &str) -> Result<Reference, OciError> {
     })
 }
 
+fn unknown_manifest(reference: &str, error: OciError) -> OciError {
+    let reason = error.into_api_error(None).message().to_owned();
+    let message = format!("no manifest has the reference '{reference}': {reason}");
+    ApiError::new(StatusCode::NOT_FOUND, Code::ManifestUnknown, message).into()
+}
+
 fn not_found(path: &str) -> OciError {
     let message = format!("no distribution API endpoint matches the path '{path}'");
     ApiError::new(StatusCode::NOT_FOUND, Code::Unsupported, message).into()
@@ -384,8 +398,8 @@ mod tests {
             ("/v2/../etc/manifests/latest", Code::NameInvalid),
             ("/v2/App/manifests/latest", Code::NameInvalid),
             ("/v2/a//b/manifests/latest", Code::NameInvalid),
-            ("/v2/ab/manifests/.hidden", Code::TagInvalid),
-            ("/v2/ab/manifests/sha256:xyz", Code::DigestInvalid),
+            ("/v2/ab/manifests/.hidden", Code::ManifestUnknown),
+            ("/v2/ab/manifests/sha256:xyz", Code::ManifestUnknown),
             ("/v2/ab/blobs/latest", Code::DigestInvalid),
             ("/v2/ab/nothing/here", Code::Unsupported),
             ("/v2/ab/manifests/", Code::Unsupported),
@@ -394,6 +408,18 @@ mod tests {
             let error = parse(Method::GET, path).unwrap_err().into_api_error(None);
             assert_eq!(error.code(), code, "{path}");
         }
+        // A push names the reference it writes, so a bad one is the client's error.
+        let pushes = [
+            ("/v2/ab/manifests/.hidden", Code::TagInvalid),
+            ("/v2/ab/manifests/sha256:xyz", Code::DigestInvalid),
+        ];
+        for (path, code) in pushes {
+            let error = parse(Method::PUT, path).unwrap_err().into_api_error(None);
+            assert_eq!(error.code(), code, "{path}");
+            assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{path}");
+        }
+        let head = parse(Method::HEAD, "/v2/ab/manifests/.hidden").unwrap_err();
+        assert_eq!(head.into_api_error(None).status(), StatusCode::NOT_FOUND);
     }
 
     #[test]

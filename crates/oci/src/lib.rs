@@ -34,6 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use berth_service::{Registry, RequestId};
+use http::header::CONTENT_LENGTH;
 use http::Method;
 
 use crate::endpoint::Endpoint;
@@ -83,6 +84,12 @@ async fn dispatch(State(state): State<OciState>, request: Request) -> Response {
         }
     };
     if head {
+        // A HEAD response carries the length the GET body would have (RFC 9110
+        // section 9.3.2), so an error keeps its body's length without the body.
+        let length = axum::body::HttpBody::size_hint(response.body()).exact();
+        if let (Some(length), false) = (length, response.headers().contains_key(CONTENT_LENGTH)) {
+            response.headers_mut().insert(CONTENT_LENGTH, length.into());
+        }
         *response.body_mut() = axum::body::Body::empty();
     }
     response

@@ -77,6 +77,44 @@ async fn head_manifest_has_no_body() {
     let missing = registry.call(Method::HEAD, "/v2/app/manifests/v2").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.body.is_empty());
+    // The HEAD error declares the length of the body that GET sends.
+    let missing_get = registry.call(Method::GET, "/v2/app/manifests/v2").await;
+    assert_eq!(
+        missing.header("content-length"),
+        missing_get.body.len().to_string()
+    );
+}
+
+#[tokio::test]
+async fn invalid_reference_is_unknown_to_reads_and_invalid_to_pushes() {
+    let registry = registry_with("app", TagMutability::Mutable).await;
+    for reference in [".INVALID_MANIFEST_NAME", "sha256:xyz", "-dash"] {
+        let uri = format!("/v2/app/manifests/{reference}");
+        let get = registry.call(Method::GET, &uri).await;
+        assert_eq!(get.status, StatusCode::NOT_FOUND, "{reference}");
+        assert_eq!(get.error_code(), "MANIFEST_UNKNOWN", "{reference}");
+        let message = get.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.contains(reference), "{message}");
+        let head = registry.call(Method::HEAD, &uri).await;
+        assert_eq!(head.status, StatusCode::NOT_FOUND, "{reference}");
+        let delete = registry.call(Method::DELETE, &uri).await;
+        assert_eq!(delete.status, StatusCode::NOT_FOUND, "{reference}");
+    }
+
+    let manifest = registry.image_manifest("app", b"layer", "").await;
+    let push = registry
+        .push_manifest(
+            "app",
+            ".INVALID_MANIFEST_NAME",
+            OCI_MANIFEST,
+            manifest.as_bytes(),
+        )
+        .await;
+    assert_eq!(push.status, StatusCode::BAD_REQUEST);
+    assert_eq!(push.error_code(), "TAG_INVALID");
 }
 
 #[tokio::test]
