@@ -5,6 +5,7 @@ mod admin;
 mod config;
 mod jobs;
 mod server;
+mod unread;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -24,6 +24,7 @@ use tracing::Instrument;
 use crate::admin::{self, AdminState};
 use crate::config::Config;
 use crate::jobs;
+use crate::unread;
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -97,6 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .merge(admin::router(admin))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(unread::keep_connection_usable))
         .layer(middleware::from_fn(request_context));
 
     let jobs = jobs::spawn_all(&registry, &config);

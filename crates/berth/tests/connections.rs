@@ -1,0 +1,170 @@
+//! Keep-alive connections after a response that leaves the request body unread, over a
+//! raw socket: a small body is read ahead so the connection stays usable, and a large one
+//! gets `Connection: close` so the client knows to reconnect.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+
+/// A response read off a raw socket.
+struct RawResponse {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    }
+}
+
+fn connect(server: &Server) -> TcpStream {
+    let address = server.endpoint().trim_start_matches("http://").to_owned();
+    let stream = TcpStream::connect(address).expect("connect to berth");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a read timeout");
+    stream
+}
+
+/// Sends the head of a request, then its body a little later, as a client that writes
+/// them separately does, so the server answers before the body has arrived.
+fn send(stream: &mut TcpStream, head: &str, body: &[u8]) {
+    stream.write_all(head.as_bytes()).expect("send the head");
+    std::thread::sleep(Duration::from_millis(20));
+    if !body.is_empty() {
+        // The server may already have closed the connection; the response tells.
+        let _ = stream.write_all(body);
+    }
+}
+
+/// Reads one response with a Content-Length body.
+fn read_response(stream: &mut TcpStream) -> RawResponse {
+    let mut received = Vec::new();
+    let mut byte = [0u8; 1];
+    while !received.ends_with(b"\r\n\r\n") {
+        let read = stream.read(&mut byte).expect("read the response head");
+        assert_eq!(read, 1, "the connection closed before a response head");
+        received.push(byte[0]);
+    }
+    let head = String::from_utf8(received).expect("an ASCII response head");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .expect("a status")
+        .parse()
+        .expect("a number");
+    let mut response = RawResponse {
+        status,
+        head,
+        body: Vec::new(),
+    };
+    let length: usize = response
+        .header("content-length")
+        .map_or(0, |value| value.parse().expect("a numeric Content-Length"));
+    response.body = vec![0; length];
+    stream
+        .read_exact(&mut response.body)
+        .expect("read the response body");
+    response
+}
+
+fn host(server: &Server) -> String {
+    server.endpoint().trim_start_matches("http://").to_owned()
+}
+
+#[tokio::test]
+async fn connection_stays_usable_after_a_401_on_a_small_body() {
+    let server = Server::start();
+    let body = vec![b'x'; 129];
+    let mut stream = connect(&server);
+    let head = format!(
+        "PUT /v2/app/manifests/v1 HTTP/1.1\r\nHost: {}\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\n\r\n",
+        host(&server),
+        body.len()
+    );
+    send(&mut stream, &head, &body);
+    let refused = read_response(&mut stream);
+    assert_eq!(refused.status, 401, "{}", refused.head);
+    assert_eq!(refused.header("connection"), None, "{}", refused.head);
+
+    let next = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", host(&server));
+    send(&mut stream, &next, b"");
+    let health = read_response(&mut stream);
+    assert_eq!(health.status, 200);
+    assert_eq!(health.body, b"ok");
+}
+
+#[tokio::test]
+async fn large_unread_body_closes_the_connection_after_saying_so() {
+    let server = Server::start();
+    let client = server.client();
+    create_repository(&client, "app").await;
+    let token = client
+        .get_authorization_token()
+        .send()
+        .await
+        .expect("get token")
+        .authorization_data()[0]
+        .authorization_token()
+        .expect("authorizationToken")
+        .to_owned();
+    let body = random_bytes(1024 * 1024);
+
+    // Without credentials, and with credentials to an upload that does not exist: both
+    // answers come before the body is read.
+    let cases = [
+        ("/v2/app/blobs/uploads/no-such-upload", None, 401),
+        (
+            "/v2/app/blobs/uploads/no-such-upload",
+            Some(token.as_str()),
+            404,
+        ),
+    ];
+    for (path, token, status) in cases {
+        let mut stream = connect(&server);
+        let authorization = token.map_or(String::new(), |token| {
+            format!("Authorization: Basic {token}\r\n")
+        });
+        let head = format!(
+            "PATCH {path} HTTP/1.1\r\nHost: {}\r\n{authorization}Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            host(&server),
+            body.len()
+        );
+        send(&mut stream, &head, &body);
+        let response = read_response(&mut stream);
+        assert_eq!(response.status, status, "{}", response.head);
+        assert_eq!(
+            response.header("connection").as_deref(),
+            Some("close"),
+            "{}",
+            response.head
+        );
+    }
+
+    // A body the handler reads in full leaves the connection open.
+    let digest = sha256_digest(&body);
+    let mut stream = connect(&server);
+    let head = format!(
+        "POST /v2/app/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        host(&server),
+        body.len()
+    );
+    send(&mut stream, &head, &body);
+    let created = read_response(&mut stream);
+    assert_eq!(created.status, 201, "{}", created.head);
+    assert_eq!(created.header("connection"), None, "{}", created.head);
+    let next = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", host(&server));
+    send(&mut stream, &next, b"");
+    assert_eq!(read_response(&mut stream).status, 200);
+}
