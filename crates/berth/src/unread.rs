@@ -1,8 +1,8 @@
 //! Keeps keep-alive connections in a known state when a response leaves the request body
 //! unread, as a failed login or an unknown repository does.
 //!
-//! hyper discards only the body bytes it has already received; when more are on their
-//! way, it closes the connection after the response, without saying so. A client that
+//! hyper discards only the body bytes it has already received. When more are on their
+//! way, it closes the connection after the response without saying so, and a client that
 //! sends its next request on that connection (Go's HTTP client retrying with credentials
 //! after a 401 challenge, for one) then finds it closed. So a small body, one that
 //! declares at most [`READ_AHEAD_MAX`] bytes, is read before the handler runs, and a
@@ -25,8 +25,8 @@ use http_body::{Frame, SizeHint};
 /// The largest declared body that is read before the handler runs.
 const READ_AHEAD_MAX: u64 = 64 * 1024;
 
-/// The middleware: reads a small body ahead, and marks a response that leaves the body
-/// unread with `Connection: close`.
+/// Reads a small body ahead of the handler, and marks a response that leaves a larger
+/// body unread with `Connection: close`.
 pub(crate) async fn keep_connection_usable(request: Request, next: Next) -> Response {
     let headers = request.headers();
     let chunked = headers.contains_key(TRANSFER_ENCODING);
