@@ -358,3 +358,23 @@ async fn state_survives_restart() {
         Some(sha256_digest(&pending).as_str())
     );
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_are_logged_within_a_budget() {
+    let server = Server::start();
+    let client = server.client_with(ACCESS_KEY_ID, "not-the-secret");
+    for _ in 0..30 {
+        let error = client
+            .describe_repositories()
+            .send()
+            .await
+            .expect_err("a wrong secret fails");
+        assert_eq!(error_code(&error), "InvalidSignatureException");
+    }
+    let log = server.log_text();
+    let logged = log
+        .lines()
+        .filter(|line| line.contains("ECR call failed authentication"))
+        .count();
+    assert_eq!(logged, 20, "{log}");
+}

@@ -267,10 +267,13 @@ fn unknown_operation(target: &str) -> EcrError {
 }
 
 /// Logs a failed call once: server faults at error level with their detail, failed
-/// authentication at info level, other client errors at debug level.
+/// authentication at info level within the log budget, other client errors at debug
+/// level.
 fn log_error(error: &EcrError, request_id: &str, target: &str) {
     if AUTHENTICATION_ERRORS.contains(&error.code) {
-        tracing::info!(request_id, target, code = error.code, message = %error.message, "ECR call failed authentication");
+        berth_service::log_auth_failure(|| {
+            tracing::info!(request_id, target, code = error.code, message = %error.message, "ECR call failed authentication");
+        });
     } else if error.status.is_server_error() {
         tracing::error!(
             request_id,

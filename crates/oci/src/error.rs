@@ -156,14 +156,17 @@ impl ApiError {
         self.code
     }
 
-    /// Logs the failure once: server failures at error level with their cause, client
-    /// errors at debug level.
+    /// Logs the failure once: server failures at error level with their cause, failed
+    /// authentication at info level within the log budget, other client errors at debug
+    /// level.
     pub(crate) fn log(&self, request_id: Option<&RequestId>) {
         let request_id = request_id.map_or("", |id| id.0.as_str());
         let status = self.status.as_u16();
         let code = self.code.as_str();
         if self.auth_failure {
-            tracing::info!(request_id, status, code, error = %self.message, "oci request failed authentication");
+            berth_service::log_auth_failure(|| {
+                tracing::info!(request_id, status, code, error = %self.message, "oci request failed authentication");
+            });
         } else if self.status.is_server_error() {
             let detail = self.internal.as_deref().unwrap_or("");
             tracing::error!(request_id, status, code, error = %self.message, detail, "oci request failed");
