@@ -203,3 +203,34 @@ async fn lost_blob_file_is_500_with_a_body() {
         "registry/2.0"
     );
 }
+
+#[tokio::test]
+async fn damaged_blob_file_is_500_not_a_short_body() {
+    let (registry, digest) = registry_with_blob().await;
+    let hex = digest.hex();
+    let path = registry
+        .dir
+        .path()
+        .join("blobs/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex);
+    let uri = format!("/v2/app/blobs/{digest}");
+
+    // Cut short, then grown past the committed size.
+    for contents in [&TEN[..4], b"0123456789 and more".as_slice()] {
+        std::fs::write(&path, contents).unwrap();
+        let whole = registry.call(Method::GET, &uri).await;
+        assert_eq!(
+            whole.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{contents:?}"
+        );
+        assert_eq!(whole.error_code(), "UNKNOWN");
+        let range = get_range(&registry, &digest, "bytes=6-9").await;
+        assert_eq!(
+            range.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{contents:?}"
+        );
+    }
+}

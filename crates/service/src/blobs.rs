@@ -30,9 +30,24 @@ impl Registry {
         digest: &Digest,
         range: Option<(u64, u64)>,
     ) -> Result<BlobBody> {
-        self.blob(name, digest).await?;
+        let linked = self.blob(name, digest).await?;
+        // A file whose size differs from the size recorded at commit was changed behind
+        // berth's back; serving it would send bytes that do not match the digest.
+        let corrupt = |actual: u64| {
+            Error::internal(
+                "opening a blob",
+                format!(
+                    "blob {digest} of '{name}' has {actual} bytes in blob storage but {} were committed; the stored file is damaged",
+                    linked.size
+                ),
+            )
+        };
         match self.blobs.open(digest, range).await {
+            Ok(reader) if reader.size != linked.size => Err(corrupt(reader.size)),
             Ok(reader) => Ok(reader),
+            Err(berth_store::BlobError::RangeNotSatisfiable { size, .. }) if size != linked.size => {
+                Err(corrupt(size))
+            }
             Err(berth_store::BlobError::NotFound(_)) => Err(Error::internal(
                 "opening a blob",
                 format!("blob {digest} is linked into '{name}' but missing from blob storage"),
