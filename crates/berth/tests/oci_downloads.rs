@@ -272,3 +272,56 @@ async fn a_client_that_leaves_mid_body_does_not_disturb_others() {
     let (status, _) = http_get(&format!("{}/healthz", registry.server.endpoint())).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_blob_file_cut_during_a_download_ends_it_with_a_logged_error() {
+    let registry = registry_with_blobs().await;
+    let client = registry.server.client();
+    // Larger than the loopback socket buffers can hold, so most of it is still on disk
+    // while the client waits.
+    let size = 48 * 1024 * 1024;
+    let blob = upload_layer(&client, &registry.repository, &random_bytes(size)).await;
+    let mut connection = registry.connect().await;
+    connection.ready().await.expect("the connection is open");
+    let request = registry.request("GET", &blob.digest, None);
+    let response = connection.send_request(request).await.expect("a response");
+    assert_eq!(response.status(), 200);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let hex = blob.digest.trim_start_matches("sha256:");
+    let path = registry
+        .server
+        .data_dir()
+        .join("blobs/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open the blob file")
+        .set_len(1024 * 1024)
+        .expect("cut the blob file");
+
+    let mut body = response.into_body();
+    let mut received = 0;
+    let mut failed = false;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => received += frame.data_ref().map_or(0, |data| data.len()),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "the body ended cleanly after {received} of {size} bytes");
+    assert!(received < size, "{received} bytes");
+
+    let log = registry.server.log_text();
+    let warning = log
+        .lines()
+        .find(|line| line.contains("the blob file ended before the range being sent"))
+        .unwrap_or_else(|| panic!("no warning in the log:\n{log}"));
+    assert!(warning.contains(&blob.digest), "{warning}");
+    assert!(warning.contains("request_id"), "{warning}");
+}

@@ -76,7 +76,7 @@ fn download_body(
     let zero_copy = matches!(content, BlobContent::File(_)) && sender.is_some();
     tracing::debug!(repository = %name, digest = %digest, start, length, zero_copy, "sending a blob");
     let content = match (content, sender) {
-        (BlobContent::File(file), Some(sender)) => return sender.body(file, start, length),
+        (BlobContent::File(file), Some(sender)) => return sender.body(file, digest, start, length),
         (content, _) => content,
     };
     let reader = BlobReader {

@@ -31,6 +31,7 @@ use std::task::{ready, Context, Poll};
 use axum::body::Body;
 use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::serve::{IncomingStream, Listener};
+use berth_types::Digest;
 use bytes::Bytes;
 use http::Request;
 use http_body::{Frame, SizeHint};
@@ -103,6 +104,9 @@ struct Queue {
 
 struct QueuedRange {
     file: Arc<std::fs::File>,
+    /// The blob's digest and the request's span, for the log.
+    digest: Arc<str>,
+    span: tracing::Span,
     lane: usize,
     /// Position in the file of the next byte to send.
     position: u64,
@@ -132,9 +136,15 @@ pub(crate) fn sender<B>(request: &Request<B>) -> Option<FileSender> {
 }
 
 impl FileSender {
-    /// Returns a body that sends `length` bytes of `file` from `start` with
-    /// `sendfile(2)`.
-    pub(crate) fn body(&self, file: std::fs::File, start: u64, length: u64) -> Body {
+    /// Returns a body that sends `length` bytes of `file`, the blob `digest`, from
+    /// `start` with `sendfile(2)`. Failures are logged in the current span.
+    pub(crate) fn body(
+        &self,
+        file: std::fs::File,
+        digest: &Digest,
+        start: u64,
+        length: u64,
+    ) -> Body {
         let lane = {
             let mut queue = lock(&self.queue);
             let lane = queue.next_lane;
@@ -144,6 +154,8 @@ impl FileSender {
         Body::new(FileBody {
             queue: self.queue.clone(),
             file: Arc::new(file),
+            digest: Arc::from(digest.as_str()),
+            span: tracing::Span::current(),
             lane,
             position: start,
             remaining: length,
@@ -156,6 +168,8 @@ impl FileSender {
 struct FileBody {
     queue: Arc<Mutex<Queue>>,
     file: Arc<std::fs::File>,
+    digest: Arc<str>,
+    span: tracing::Span,
     lane: usize,
     position: u64,
     remaining: u64,
@@ -176,6 +190,8 @@ impl http_body::Body for FileBody {
         let length = this.remaining.min(CHUNK as u64) as usize;
         lock(&this.queue).ranges.push_back(QueuedRange {
             file: this.file.clone(),
+            digest: this.digest.clone(),
+            span: this.span.clone(),
             lane: this.lane,
             position: this.position,
             sent: 0,
@@ -218,6 +234,7 @@ impl ZeroCopyStream {
     }
 
     /// Sends some of the file range that the placeholder slice `placeholder` stands for.
+    /// A failure is logged here, since hyper drops connection errors without a log line.
     fn poll_send_file(
         &mut self,
         cx: &mut Context<'_>,
@@ -227,28 +244,45 @@ impl ZeroCopyStream {
         loop {
             let mut queue = lock(&self.queue);
             let Some(range) = queue.ranges.front_mut() else {
-                return Poll::Ready(Err(io::Error::other(
-                    "a zero-copy chunk reached the socket with no file range queued for it",
-                )));
+                let message =
+                    "a zero-copy chunk reached the socket with no file range queued for it";
+                tracing::error!(
+                    length = placeholder.len(),
+                    offset,
+                    "{message}; closing the connection"
+                );
+                return Poll::Ready(Err(io::Error::other(message)));
             };
             if range.lane + range.sent != offset || range.remaining != placeholder.len() {
-                return Poll::Ready(Err(io::Error::other(format!(
+                let message = format!(
                     "a zero-copy chunk of {} bytes at offset {offset} does not match the queued file range (lane {}, {} bytes sent, {} remaining)",
                     placeholder.len(),
                     range.lane,
                     range.sent,
                     range.remaining
-                ))));
+                );
+                range.span.in_scope(|| {
+                    tracing::error!(digest = %range.digest, "{message}; closing the connection");
+                });
+                return Poll::Ready(Err(io::Error::other(message)));
             }
             let result = self.inner.try_io(tokio::io::Interest::WRITABLE, || {
                 send_file(&self.inner, range)
             });
             match result {
                 Ok(0) => {
+                    range.span.in_scope(|| {
+                        tracing::warn!(
+                            digest = %range.digest,
+                            position = range.position,
+                            remaining = range.remaining,
+                            "the blob file ended before the range being sent; closing the connection"
+                        );
+                    });
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the blob file ended before the range that was being sent",
-                    )))
+                    )));
                 }
                 Ok(sent) => {
                     range.position += sent as u64;
@@ -264,9 +298,34 @@ impl ZeroCopyStream {
                     ready!(self.inner.poll_write_ready(cx))?;
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Poll::Ready(Err(error)),
+                Err(error) => {
+                    range.span.in_scope(|| log_send_error(&error, range));
+                    return Poll::Ready(Err(error));
+                }
             }
         }
+    }
+}
+
+/// Logs a failed `sendfile(2)`: at debug level when the client went away, which is
+/// routine, and as a warning otherwise.
+fn log_send_error(error: &io::Error, range: &QueuedRange) {
+    let client_left = matches!(
+        error.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    );
+    if client_left {
+        tracing::debug!(digest = %range.digest, error = %error, "the client left during a blob download");
+    } else {
+        tracing::warn!(
+            digest = %range.digest,
+            position = range.position,
+            remaining = range.remaining,
+            error = %error,
+            "sendfile failed during a blob download; closing the connection"
+        );
     }
 }
 
