@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod connections;
 mod jobs;
 mod server;
 mod unread;

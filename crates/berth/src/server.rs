@@ -1,7 +1,6 @@
 //! Builds the stores, the registry and both API fronts, then serves them on one port
 //! until a shutdown signal.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use berth_auth::{AccessKey, Credentials, TokenSigner};
 use berth_ecr::{EcrState, SignatureCheck};
-use berth_oci::{FileSender, OciState, ZeroCopyListener};
+use berth_oci::OciState;
 use berth_service::{Registry, RequestId, Settings};
 use berth_store::{FsBlobStore, SqliteMetaStore};
 use berth_types::SystemClock;
@@ -23,6 +22,7 @@ use tracing::Instrument;
 
 use crate::admin::{self, AdminState};
 use crate::config::Config;
+use crate::connections;
 use crate::jobs;
 use crate::unread;
 
@@ -103,7 +103,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let jobs = jobs::spawn_all(&registry, &config);
     tracing::info!(address = %bound, public_url = %public_url, data_dir = %config.data_dir.display(), "berth listening");
-    serve_until_stopped(
+    connections::serve_until_stopped(
         listener,
         app,
         Duration::from_secs(config.shutdown_timeout_secs),
@@ -236,41 +236,8 @@ fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves until a shutdown signal, then lets open requests finish for at most
-/// `drain`. A second signal, or the end of the drain period, stops at once.
-async fn serve_until_stopped(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    drain: Duration,
-) -> anyhow::Result<()> {
-    let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
-    // Connections carry a `FileSender`, through which blob downloads are sent from
-    // their files with sendfile(2).
-    let listener = ZeroCopyListener::new(listener);
-    let app = app.into_make_service_with_connect_info::<FileSender>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        let _ = stopping.send(());
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = &mut server => return result.context("server failed"),
-        _ = stop_requested => {}
-    }
-    tokio::select! {
-        result = &mut server => result.context("server failed"),
-        _ = tokio::time::sleep(drain) => {
-            tracing::warn!(drain_secs = drain.as_secs(), "open requests did not finish in time; closing them");
-            Ok(())
-        }
-        _ = shutdown_signal() => {
-            tracing::warn!("second shutdown signal received; closing open requests");
-            Ok(())
-        }
-    }
-}
-
-async fn shutdown_signal() {
+/// Waits for SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {

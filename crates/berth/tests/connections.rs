@@ -168,3 +168,51 @@ async fn large_unread_body_closes_the_connection_after_saying_so() {
     send(&mut stream, &next, b"");
     assert_eq!(read_response(&mut stream).status, 200);
 }
+
+#[tokio::test]
+async fn half_closed_client_still_gets_its_response() {
+    let server = Server::start();
+    // Whether the server sees the end of input before or after it answers depends on
+    // timing, so the request is repeated to cover both orders.
+    for attempt in 0..50 {
+        let mut stream = connect(&server);
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", host(&server));
+        stream.write_all(request.as_bytes()).expect("send the request");
+        stream
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shut down the sending side");
+        let mut received = String::new();
+        stream
+            .read_to_string(&mut received)
+            .expect("read until the server closes");
+        assert!(
+            received.starts_with("HTTP/1.1 200"),
+            "attempt {attempt}: {received:?}"
+        );
+        assert!(received.ends_with("ok"), "attempt {attempt}: {received:?}");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_idle_and_stalled_connections_only_so_long() {
+    let server = Server::start_with_config("shutdown_timeout_secs = 1\n");
+    // An idle keep-alive connection after one request.
+    let mut idle = connect(&server);
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", host(&server));
+    send(&mut idle, &request, b"");
+    assert_eq!(read_response(&mut idle).status, 200);
+    // A client that stalls halfway through a request head.
+    let mut stalled = connect(&server);
+    stalled
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: stalled\r\n")
+        .expect("send half a head");
+
+    // `stop` sends SIGTERM and checks for a clean exit.
+    let started = std::time::Instant::now();
+    server.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopping took {:?} with a drain period of 1 s",
+        started.elapsed()
+    );
+}

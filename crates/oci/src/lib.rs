@@ -39,7 +39,7 @@ use http::Method;
 
 use crate::endpoint::Endpoint;
 use crate::error::OciError;
-pub use crate::zerocopy::{FileSender, ZeroCopyListener, ZeroCopyStream};
+pub use crate::zerocopy::{FileSender, ZeroCopyStream};
 
 /// The shared state of the OCI front: the registry, the credential checks and the push
 /// setting.

@@ -23,20 +23,17 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll};
 
 use axum::body::Body;
-use axum::extract::connect_info::{ConnectInfo, Connected};
-use axum::serve::{IncomingStream, Listener};
 use berth_types::Digest;
 use bytes::Bytes;
 use http::Request;
 use http_body::{Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// The largest range one placeholder chunk stands for, and so the most one
 /// `sendfile(2)` call sends.
@@ -49,50 +46,12 @@ const LANES: usize = 4096;
 /// of its slices are used, to recognise them.
 static PLACEHOLDER: [u8; CHUNK + LANES] = [0; CHUNK + LANES];
 
-/// Accepts TCP connections as [`ZeroCopyStream`]s, with `TCP_NODELAY` set.
-pub struct ZeroCopyListener {
-    inner: TcpListener,
-}
-
-impl ZeroCopyListener {
-    pub fn new(inner: TcpListener) -> ZeroCopyListener {
-        ZeroCopyListener { inner }
-    }
-}
-
-impl Listener for ZeroCopyListener {
-    type Io = ZeroCopyStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (ZeroCopyStream, SocketAddr) {
-        // axum's listener for `TcpListener` logs and retries failed accepts.
-        let (stream, address) = Listener::accept(&mut self.inner).await;
-        // Without TCP_NODELAY a small response written as headers and then a body waits
-        // for the client's delayed ACK, about 40 ms on Linux.
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::warn!(error = %error, peer = %address, "failed to set TCP_NODELAY on a connection");
-        }
-        (ZeroCopyStream::new(stream), address)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-}
-
-/// The handle through which a response body queues file ranges on its connection. axum
-/// puts it into every request's extensions as `ConnectInfo<FileSender>` when the router
-/// is served with `into_make_service_with_connect_info::<FileSender>()` on a
-/// [`ZeroCopyListener`].
+/// The handle through which a response body queues file ranges on its connection. The
+/// server inserts the connection's sender, from [`ZeroCopyStream::sender`], into the
+/// extensions of every request that arrives on it.
 #[derive(Clone)]
 pub struct FileSender {
     queue: Arc<Mutex<Queue>>,
-}
-
-impl Connected<IncomingStream<'_, ZeroCopyListener>> for FileSender {
-    fn connect_info(stream: IncomingStream<'_, ZeroCopyListener>) -> FileSender {
-        stream.io().sender()
-    }
 }
 
 /// The file ranges that placeholder chunks stand for, in the order hyper writes them.
@@ -131,7 +90,7 @@ pub(crate) fn sender<B>(request: &Request<B>) -> Option<FileSender> {
         request.version(),
         http::Version::HTTP_10 | http::Version::HTTP_11
     );
-    let ConnectInfo(sender) = request.extensions().get::<ConnectInfo<FileSender>>()?;
+    let sender = request.extensions().get::<FileSender>()?;
     (http1 && cfg!(target_os = "linux")).then(|| sender.clone())
 }
 
@@ -220,14 +179,15 @@ pub struct ZeroCopyStream {
 }
 
 impl ZeroCopyStream {
-    fn new(inner: TcpStream) -> ZeroCopyStream {
+    pub fn new(inner: TcpStream) -> ZeroCopyStream {
         ZeroCopyStream {
             inner,
             queue: Arc::default(),
         }
     }
 
-    fn sender(&self) -> FileSender {
+    /// Returns the sender that request extensions carry for this connection.
+    pub fn sender(&self) -> FileSender {
         FileSender {
             queue: self.queue.clone(),
         }
