@@ -314,7 +314,10 @@ async fn a_blob_file_cut_during_a_download_ends_it_with_a_logged_error() {
             }
         }
     }
-    assert!(failed, "the body ended cleanly after {received} of {size} bytes");
+    assert!(
+        failed,
+        "the body ended cleanly after {received} of {size} bytes"
+    );
     assert!(received < size, "{received} bytes");
 
     let log = registry.server.log_text();
