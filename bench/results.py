@@ -176,6 +176,11 @@ def cpu_per_request(runs: list[dict]) -> str:
     return f"{median(values):,.0f}" if values else "-"
 
 
+def other_load(runs: list[dict]) -> str:
+    """Format the cores that other processes kept busy during the runs: median (min-max)."""
+    return spread([r["other_cores_during"] for r in runs if "other_cores_during" in r], 2)
+
+
 def first_field(runs: list[dict], field: str) -> str:
     return next((str(r[field]) for r in runs if field in r), "-")
 
@@ -226,10 +231,20 @@ def oci_tables(records: list[dict]) -> list[str]:
             rows.append([scenario, direction, server,
                          spread([r["seconds"] for r in group], 2),
                          spread([r["client_cpu_seconds"] for r in group], 2),
-                         spread(server_cpu, 2)])
+                         spread(server_cpu, 2), other_load(group)])
         out.append("Wall time and CPU time (user+sys) of skopeo and the server, seconds\n\n"
                    + table(["image", "direction", "server", "wall s", "skopeo CPU s",
-                            "server CPU s"], rows))
+                            "server CPU s", "other processes, cores"], rows))
+
+    out += transfer_tables(
+        [r for r in records if r.get("kind") == "curl"],
+        "Push (PUT of the whole blob) and pull (GET to /dev/null) of one blob with curl")
+    out += transfer_tables(
+        [r for r in records if r.get("kind") == "huge"],
+        "Memory check: one large blob pushed and pulled once with curl")
+    for skipped in (r for r in records if r.get("kind") == "huge-skipped"):
+        out.append(f"Memory check skipped: {skipped['available_bytes']:,} bytes free, less than"
+                   f" 3 x {skipped['bytes']:,}")
 
     bars = [r for r in records if r.get("kind") == "bar"]
     if bars:
@@ -239,32 +254,78 @@ def oci_tables(records: list[dict]) -> list[str]:
         berth_push = [r for r in copies if r["server"] == "berth" and r["direction"] == "push"
                       and r["scenario"].startswith("1 layer of")]
         push_mbps = median([r["bytes"] / r["seconds"] / MB for r in berth_push])
+        curl_push = median([
+            r["bytes"] / r["seconds"] / MB for r in records
+            if r.get("kind") == "curl" and r["server"] == "berth" and r["direction"] == "push"
+            and not r.get("error")
+        ])
         rows = []
         for tool, group in sorted(grouped_bars.items()):
             speeds = [r["bytes"] / r["seconds"] / MB for r in group]
-            rows.append([tool, spread(speeds, 1), ratio(push_mbps, median(speeds))])
+            rows.append([tool, spread(speeds, 1), ratio(push_mbps, median(speeds)),
+                         ratio(curl_push, median(speeds))])
         out.append("Bars on the single-layer file (page cache warm), MB/s\n\n" + table(
-            ["tool", "MB/s", "berth single-layer push / tool"], rows))
+            ["tool", "MB/s", "berth skopeo push / tool", "berth curl push / tool"], rows))
 
     gets = [r for r in records if r.get("kind") == "oci-wrk"]
     if gets:
         grouped_gets: dict[tuple, list[dict]] = defaultdict(list)
         for g in gets:
             grouped_gets[(g["target"], g["server"])].append(g)
+        targets = sorted({g["target"] for g in gets})
+        before = any(g["server"] == "berth-before" for g in gets)
         rows = []
-        for target in sorted({g["target"] for g in gets}):
+        for target in targets:
             berth_runs = grouped_gets.get((target, "berth"), [])
             dist_runs = grouped_gets.get((target, "distribution"), [])
             berth = [r["rps"] for r in berth_runs]
             dist = [r["rps"] for r in dist_runs]
-            rows.append([target, spread(berth), spread(dist), ratio(median(berth), median(dist)),
-                         spread([r["p50_us"] / 1000 for r in berth_runs], 1),
-                         spread([r["p50_us"] / 1000 for r in dist_runs], 1),
-                         cpu_per_request(berth_runs), cpu_per_request(dist_runs)])
-        out.append("OCI GET throughput with wrk, requests/s: median (min-max)\n\n" + table(
-            ["request", "berth", "distribution", "berth/distribution", "berth p50 ms",
-             "distribution p50 ms", "berth CPU us/request", "distribution CPU us/request"],
-            rows))
+            size = first_field(berth_runs or dist_runs, "response_bytes")
+            row = [target, size, spread(berth), spread(dist), ratio(median(berth), median(dist))]
+            if before:
+                before_runs = grouped_gets.get((target, "berth-before"), [])
+                before_rps = [r["rps"] for r in before_runs]
+                row += [spread(before_rps), ratio(median(berth), median(before_rps))]
+            row += [spread([r["p50_us"] / 1000 for r in berth_runs], 1),
+                    spread([r["p50_us"] / 1000 for r in dist_runs], 1),
+                    cpu_per_request(berth_runs), cpu_per_request(dist_runs)]
+            if before:
+                row.append(cpu_per_request(grouped_gets.get((target, "berth-before"), [])))
+            row += [other_load(berth_runs), other_load(dist_runs)]
+            if before:
+                row.append(other_load(grouped_gets.get((target, "berth-before"), [])))
+            rows.append(row)
+        headers = ["request", "body bytes", "berth", "distribution", "berth/distribution"]
+        if before:
+            headers += ["berth-before", "berth/berth-before"]
+        headers += ["berth p50 ms", "distribution p50 ms", "berth CPU us/request",
+                    "distribution CPU us/request"]
+        if before:
+            headers.append("berth-before CPU us/request")
+        headers += ["other cores (berth)", "other cores (distribution)"]
+        if before:
+            headers.append("other cores (berth-before)")
+        out.append("OCI GET throughput with wrk, requests/s: median (min-max)\n\n"
+                   + table(headers, rows))
+
+        # wrk counts every byte it reads, headers included.
+        servers = [s for s in ["berth", "distribution", "berth-before"]
+                   if any(g["server"] == s for g in gets)]
+        rows = []
+        for target in targets:
+            rows.append([target] + [
+                spread([r["bytes"] / (r["duration_us"] / 1e6) / MB
+                        for r in grouped_gets.get((target, server), [])], 1)
+                for server in servers
+            ] + [
+                spread([r["wrk_cpu_seconds"] for r in grouped_gets.get((target, server), [])
+                        if "wrk_cpu_seconds" in r], 1)
+                for server in servers
+            ])
+        out.append("OCI GET data rate with wrk, MB/s (10^6 bytes, headers included), and wrk's"
+                   " CPU seconds per run\n\n" + table(
+                       ["request"] + [f"{s} MB/s" for s in servers]
+                       + [f"wrk CPU s ({s})" for s in servers], rows))
         errors = [g for g in gets if g.get("errors")]
         if errors:
             out.append("WARNING: GET runs with errors: " + ", ".join(
@@ -276,6 +337,56 @@ def oci_tables(records: list[dict]) -> list[str]:
                  f"{m['vm_hwm_kib'] / 1024:.1f}"] for m in memory]
         out.append("Server memory after the ECR runs, MiB\n\n" + table(
             ["server", "when", "VmRSS", "VmHWM"], rows))
+    return out
+
+
+def transfer_tables(runs: list[dict], title: str) -> list[str]:
+    """Tabulate curl pushes and pulls per server, and the ratios between servers."""
+    if not runs:
+        return []
+    good = [r for r in runs if not r.get("error")]
+
+    grouped: dict[tuple, list[dict]] = defaultdict(list)
+    for run in good:
+        grouped[(run["scenario"], run["direction"], run["server"])].append(run)
+    servers = [s for s in ["berth", "berth-before", "distribution"]
+               if any(r["server"] == s for r in good)]
+
+    rows = []
+    ratios = []
+    for scenario in sorted({r["scenario"] for r in good}):
+        for direction in ["push", "pull"]:
+            speeds = {}
+            for server in servers:
+                group = grouped.get((scenario, direction, server), [])
+                if not group:
+                    continue
+                speeds[server] = [r["bytes"] / r["seconds"] / MB for r in group]
+                rows.append([
+                    scenario, direction, server, spread(speeds[server], 1),
+                    spread([r["seconds"] for r in group], 2),
+                    spread([r["client_cpu_seconds"] for r in group], 2),
+                    spread([r["server_cpu_seconds"] for r in group], 2),
+                    spread([r["vm_rss_before_kib"] / 1024 for r in group], 1),
+                    spread([r["vm_hwm_kib"] / 1024 for r in group], 1),
+                    other_load(group),
+                ])
+            berth = median(speeds.get("berth", []))
+            ratios.append([scenario, direction,
+                           ratio(berth, median(speeds.get("distribution", []))),
+                           ratio(berth, median(speeds.get("berth-before", [])))])
+
+    out = [title + ", MB/s (10^6 bytes per second of wall time): median (min-max)\n\n" + table(
+        ["blob", "direction", "server", "MB/s", "wall s", "curl CPU s", "server CPU s",
+         "server RSS before MiB", "server peak RSS MiB", "other processes, cores"], rows)]
+    out.append("Ratios of the medians above\n\n" + table(
+        ["blob", "direction", "berth/distribution", "berth/berth-before"], ratios))
+
+    failed = [r for r in runs if r.get("error")]
+    if failed:
+        out.append("WARNING: failed transfers, left out above: " + "; ".join(
+            f"{r['server']} {r['scenario']} {r['direction']} rep {r['rep']}: {r['error']}"
+            for r in failed))
     return out
 
 
