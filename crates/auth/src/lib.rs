@@ -22,8 +22,8 @@ pub use credentials::{
     load_or_create_admin_key, AccessKey, Credentials, ADMIN_CREDENTIALS_FILE, ADMIN_USER_NAME,
 };
 pub use sigv4::{
-    presign_query, verify_sigv4, verify_sigv4_presigned, AuthError, Identity, PresignTarget,
-    SignedRequest, VerifyMode, MAX_CLOCK_SKEW_MILLIS, MAX_PRESIGNED_EXPIRES_SECS,
+    precheck_sigv4, presign_query, verify_sigv4, verify_sigv4_presigned, AuthError, Identity,
+    PresignTarget, SignedRequest, VerifyMode, MAX_CLOCK_SKEW_MILLIS, MAX_PRESIGNED_EXPIRES_SECS,
 };
 pub use token::{
     parse_basic_authorization, IssuedToken, TokenClaims, TokenError, TokenSigner,

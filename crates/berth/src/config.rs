@@ -89,6 +89,10 @@ pub struct Config {
     /// are closed. Default 30.
     #[serde(default = "default_shutdown_timeout_secs")]
     pub shutdown_timeout_secs: u64,
+    /// Seconds a request body may go without a byte arriving before the request fails and
+    /// its connection closes. Default 60.
+    #[serde(default = "default_body_idle_timeout_secs")]
+    pub body_idle_timeout_secs: u64,
     /// Log format. Default `text`.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -116,6 +120,10 @@ fn default_region() -> String {
 
 fn default_shutdown_timeout_secs() -> u64 {
     30
+}
+
+fn default_body_idle_timeout_secs() -> u64 {
+    60
 }
 
 fn default_hourly() -> u64 {
@@ -176,6 +184,7 @@ impl Config {
             ("gc_interval_secs", self.gc_interval_secs),
             ("gc_grace_secs", self.gc_grace_secs),
             ("shutdown_timeout_secs", self.shutdown_timeout_secs),
+            ("body_idle_timeout_secs", self.body_idle_timeout_secs),
         ];
         for (name, value) in intervals {
             if value > MAX_SECONDS_SETTING {

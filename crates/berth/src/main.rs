@@ -5,8 +5,8 @@ mod admin;
 mod config;
 mod connections;
 mod jobs;
+mod request_body;
 mod server;
-mod unread;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -24,7 +24,7 @@ use crate::admin::{self, AdminState};
 use crate::config::Config;
 use crate::connections;
 use crate::jobs;
-use crate::unread;
+use crate::request_body;
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -98,7 +98,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .merge(admin::router(admin))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(unread::keep_connection_usable))
+        .layer(middleware::from_fn_with_state(
+            Duration::from_secs(config.body_idle_timeout_secs),
+            request_body::guard_request_body,
+        ))
         .layer(middleware::from_fn(request_context));
 
     let jobs = jobs::spawn_all(&registry, &config);

@@ -177,7 +177,9 @@ async fn half_closed_client_still_gets_its_response() {
     for attempt in 0..50 {
         let mut stream = connect(&server);
         let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", host(&server));
-        stream.write_all(request.as_bytes()).expect("send the request");
+        stream
+            .write_all(request.as_bytes())
+            .expect("send the request");
         stream
             .shutdown(std::net::Shutdown::Write)
             .expect("shut down the sending side");
@@ -215,4 +217,104 @@ async fn shutdown_waits_for_idle_and_stalled_connections_only_so_long() {
         "stopping took {:?} with a drain period of 1 s",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn unsigned_large_ecr_bodies_cannot_hold_upload_slots() {
+    let server = Server::start();
+    let client = server.client();
+    create_repository(&client, "app").await;
+    // More unsigned callers than there are slots for large bodies, each declaring a body
+    // it never sends. Each is rejected before its body is read.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect(&server);
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: AmazonEC2ContainerRegistry_V20150921.UploadLayerPart\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 5000000\r\n\r\n",
+            host(&server)
+        );
+        send(&mut stream, &head, b"");
+        let refused = read_response(&mut stream);
+        assert_eq!(refused.status, 403, "{}", refused.head);
+        assert_eq!(refused.header("connection").as_deref(), Some("close"));
+        let body = String::from_utf8_lossy(&refused.body).into_owned();
+        assert!(body.contains("MissingAuthenticationToken"), "{body}");
+        idle.push(stream);
+    }
+
+    // A signed upload of a large part goes through while those connections are open.
+    let started = std::time::Instant::now();
+    let layer = upload_layer(&client, "app", &random_bytes(6 * 1024 * 1024)).await;
+    assert!(layer.size > 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the signed upload took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn stalled_bodies_time_out_with_the_api_error() {
+    let server = Server::start_with_config("body_idle_timeout_secs = 1\n");
+    let client = server.client();
+    create_repository(&client, "app").await;
+    let token = client
+        .get_authorization_token()
+        .send()
+        .await
+        .expect("get token")
+        .authorization_data()[0]
+        .authorization_token()
+        .expect("authorizationToken")
+        .to_owned();
+
+    // A chunk that declares 1 MiB and sends 5 bytes.
+    let mut stream = connect(&server);
+    let start = format!(
+        "POST /v2/app/blobs/uploads/ HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\nContent-Length: 0\r\n\r\n",
+        host(&server)
+    );
+    send(&mut stream, &start, b"");
+    let started = read_response(&mut stream);
+    assert_eq!(started.status, 202, "{}", started.head);
+    let location = started.header("location").expect("a Location header");
+    let patch = format!(
+        "PATCH {location} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\nContent-Type: application/octet-stream\r\nContent-Length: 1048576\r\n\r\n",
+        host(&server)
+    );
+    send(&mut stream, &patch, b"12345");
+    let timed_out = read_response(&mut stream);
+    assert_eq!(timed_out.status, 400, "{}", timed_out.head);
+    assert_eq!(timed_out.header("connection").as_deref(), Some("close"));
+    let body = String::from_utf8_lossy(&timed_out.body).into_owned();
+    assert!(body.contains("BLOB_UPLOAD_INVALID"), "{body}");
+    assert!(
+        body.contains("no byte of the request body arrived for 1 s"),
+        "{body}"
+    );
+
+    // The upload holds none of the stalled chunk.
+    let mut stream = connect(&server);
+    let status = format!(
+        "GET {location} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\n\r\n",
+        host(&server)
+    );
+    send(&mut stream, &status, b"");
+    let upload = read_response(&mut stream);
+    assert_eq!(upload.status, 204, "{}", upload.head);
+    assert_eq!(upload.header("range").as_deref(), Some("0-0"));
+
+    // A small body that never arrives: the read ahead fails, and the front answers in
+    // its own format.
+    let mut stream = connect(&server);
+    let put = format!(
+        "PUT /v2/app/manifests/v1 HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 1000\r\n\r\n",
+        host(&server)
+    );
+    send(&mut stream, &put, b"{");
+    let refused = read_response(&mut stream);
+    assert_eq!(refused.status, 400, "{}", refused.head);
+    assert_eq!(refused.header("connection").as_deref(), Some("close"));
+    let body = String::from_utf8_lossy(&refused.body).into_owned();
+    assert!(body.contains("MANIFEST_INVALID"), "{body}");
 }

@@ -65,7 +65,10 @@ pub struct EcrState {
 pub fn router(state: Arc<EcrState>) -> Router {
     Router::new()
         .route("/", post(handle))
-        .layer(axum::middleware::from_fn(limit_large_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_large_bodies,
+        ))
         .with_state(state)
 }
 
@@ -77,8 +80,11 @@ const LARGE_BODY_SLOTS: usize = 2;
 static LARGE_BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LARGE_BODY_SLOTS);
 
 /// Lets at most `LARGE_BODY_SLOTS` large requests be read and handled at once, so a
-/// burst of layer parts cannot exhaust memory; others wait their turn.
+/// burst of layer parts cannot exhaust memory; others wait their turn. A caller whose
+/// signature fails before the body matters (no signature, an unknown key, an expired
+/// date) is rejected at once, so it can neither hold a slot nor make signed callers wait.
 async fn limit_large_bodies(
+    State(state): State<Arc<EcrState>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -89,6 +95,19 @@ async fn limit_large_bodies(
         .and_then(|value| value.parse::<u64>().ok());
     if length.is_some_and(|length| length <= LARGE_BODY_BYTES) {
         return next.run(request).await;
+    }
+    if let Err(error) = precheck(&state, request.headers()) {
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map_or("", |id| id.0.as_str());
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        log_error(&error, request_id, target);
+        return error.into_response();
     }
     let _permit = LARGE_BODIES
         .acquire()
@@ -180,21 +199,36 @@ fn authenticate(
             "X-Amz-Content-Sha256 is UNSIGNED-PAYLOAD, which the ECR API does not accept; sign the SHA-256 of the request body",
         ));
     }
-    let settings = state.registry.settings();
-    let mode = match state.signature_check {
-        SignatureCheck::Strict => VerifyMode::Strict,
-        SignatureCheck::AcceptAnyKey => VerifyMode::AcceptAnyKey {
-            account_id: &settings.registry_id,
-        },
-    };
     let now = state.registry.clock().now();
     Ok(berth_auth::verify_sigv4(
         &request,
         &state.credentials,
         "ecr",
         now,
+        verify_mode(state),
+    )?)
+}
+
+/// Runs the part of the signature check that does not need the body.
+fn precheck(state: &EcrState, headers: &HeaderMap) -> Result<(), EcrError> {
+    let now = state.registry.clock().now();
+    let mode = verify_mode(state);
+    Ok(berth_auth::precheck_sigv4(
+        headers,
+        &state.credentials,
+        "ecr",
+        now,
         mode,
     )?)
+}
+
+fn verify_mode(state: &EcrState) -> VerifyMode<'_> {
+    match state.signature_check {
+        SignatureCheck::Strict => VerifyMode::Strict,
+        SignatureCheck::AcceptAnyKey => VerifyMode::AcceptAnyKey {
+            account_id: &state.registry.settings().registry_id,
+        },
+    }
 }
 
 /// Operations that later versions of the ECR model added to API version 2015-09-21;

@@ -136,6 +136,40 @@ pub fn verify_sigv4(
     authenticate(creds, mode, &claim)
 }
 
+/// Checks everything about a SigV4 header signature that does not need the body: the
+/// `Authorization` header's form, the signing time, the credential scope, the signed
+/// headers, and in [`VerifyMode::Strict`] that the access key is configured. A request
+/// that fails here fails [`verify_sigv4`] with the same error, so a server can reject it
+/// before it reads a large body.
+pub fn precheck_sigv4(
+    headers: &HeaderMap,
+    creds: &Credentials,
+    service: &str,
+    now: Timestamp,
+    mode: VerifyMode<'_>,
+) -> Result<(), AuthError> {
+    let Some(authorization) = headers.get(http::header::AUTHORIZATION) else {
+        return Err(AuthError::MissingAuthenticationToken);
+    };
+    let authorization = authorization.to_str().unwrap_or_default();
+    let header = AuthorizationHeader::parse(authorization)?;
+    let signed = date::signing_time_from_headers(headers)?;
+    let scope = CredentialScope::parse(header.credential, service, &signed)?;
+    date::check_not_expired(&signed, now)?;
+    date::check_not_future(&signed, now)?;
+    check_signed_headers(
+        header.signed_headers,
+        headers,
+        &["host", signed.header_name],
+    )?;
+    match mode {
+        VerifyMode::Strict if creds.get(scope.key_id).is_none() => {
+            Err(AuthError::UnrecognizedClientException)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The signature parts of a request, gathered before the key is looked up.
 struct SignatureClaim<'r> {
     scope: CredentialScope<'r>,

@@ -12,8 +12,8 @@ use http::HeaderMap;
 use super::canonical::{self, CanonicalInput, CanonicalRequest};
 use super::date::parse_amz_date;
 use super::{
-    presign_query, verify_sigv4, verify_sigv4_presigned, AccessKey, AuthError, Credentials,
-    Identity, PresignTarget, SignedRequest, VerifyMode, MAX_CLOCK_SKEW_MILLIS,
+    precheck_sigv4, presign_query, verify_sigv4, verify_sigv4_presigned, AccessKey, AuthError,
+    Credentials, Identity, PresignTarget, SignedRequest, VerifyMode, MAX_CLOCK_SKEW_MILLIS,
 };
 
 /// A request owned by the test, lent out as a [`SignedRequest`].
@@ -420,6 +420,50 @@ fn botocore_request_with_changed_body_fails() {
     request.body = b"{]".to_vec();
     let result = verify_ecr(&request, FIXTURE_SECRET, at(FIXTURE_TIME));
     assert_eq!(result, Err(AuthError::InvalidSignatureException));
+}
+
+#[test]
+fn precheck_passes_what_only_the_body_decides() {
+    let creds = fixture_credentials(FIXTURE_SECRET);
+    let now = at(FIXTURE_TIME);
+    let precheck =
+        |request: &TestRequest, mode| precheck_sigv4(&request.headers, &creds, "ecr", now, mode);
+    // A changed body fails only the full check, so the precheck lets it through.
+    let mut request = ecr_request(BOTOCORE_AUTHORIZATION);
+    request.body = b"{]".to_vec();
+    assert_eq!(precheck(&request, VerifyMode::Strict), Ok(()));
+
+    let unknown_key = BOTOCORE_AUTHORIZATION.replace(FIXTURE_KEY_ID, "AKIDUNKNOWNKEY000001");
+    let request = ecr_request(&unknown_key);
+    assert_eq!(
+        precheck(&request, VerifyMode::Strict),
+        Err(AuthError::UnrecognizedClientException)
+    );
+    let any_key = VerifyMode::AcceptAnyKey {
+        account_id: "123456789012",
+    };
+    assert_eq!(precheck(&request, any_key), Ok(()));
+
+    let mut request = ecr_request(BOTOCORE_AUTHORIZATION);
+    request.headers.remove("authorization");
+    assert_eq!(
+        precheck(&request, VerifyMode::Strict),
+        Err(AuthError::MissingAuthenticationToken)
+    );
+    let too_late = at("20250115T110001Z");
+    let request = ecr_request(BOTOCORE_AUTHORIZATION);
+    let expired = precheck_sigv4(
+        &request.headers,
+        &creds,
+        "ecr",
+        too_late,
+        VerifyMode::Strict,
+    );
+    assert!(expired.is_err(), "{expired:?}");
+    assert_eq!(
+        expired,
+        verify_ecr(&request, FIXTURE_SECRET, too_late).map(|_| ())
+    );
 }
 
 #[test]
