@@ -38,12 +38,12 @@ fn connect(server: &Server) -> TcpStream {
 }
 
 /// Sends the head of a request, then its body a little later, as a client that writes
-/// them separately does, so the server answers before the body has arrived.
+/// them separately does, so the server responds before the body has arrived.
 fn send(stream: &mut TcpStream, head: &str, body: &[u8]) {
     stream.write_all(head.as_bytes()).expect("send the head");
     std::thread::sleep(Duration::from_millis(20));
     if !body.is_empty() {
-        // The server may already have closed the connection; the response tells.
+        // The server may already have closed the connection, which the response shows.
         let _ = stream.write_all(body);
     }
 }
@@ -84,7 +84,7 @@ fn host(server: &Server) -> String {
 }
 
 #[tokio::test]
-async fn connection_stays_usable_after_a_401_on_a_small_body() {
+async fn small_unread_body_keeps_connection() {
     let server = Server::start();
     let body = vec![b'x'; 129];
     let mut stream = connect(&server);
@@ -106,7 +106,7 @@ async fn connection_stays_usable_after_a_401_on_a_small_body() {
 }
 
 #[tokio::test]
-async fn large_unread_body_closes_the_connection_after_saying_so() {
+async fn large_unread_body_sends_connection_close() {
     let server = Server::start();
     let client = server.client();
     create_repository(&client, "app").await;
@@ -122,7 +122,7 @@ async fn large_unread_body_closes_the_connection_after_saying_so() {
     let body = random_bytes(1024 * 1024);
 
     // Without credentials, and with credentials to an upload that does not exist: both
-    // answers come before the body is read.
+    // responses are sent before the body is read.
     let cases = [
         ("/v2/app/blobs/uploads/no-such-upload", None, 401),
         (
@@ -170,9 +170,9 @@ async fn large_unread_body_closes_the_connection_after_saying_so() {
 }
 
 #[tokio::test]
-async fn half_closed_client_still_gets_its_response() {
+async fn half_closed_client_gets_response() {
     let server = Server::start();
-    // Whether the server sees the end of input before or after it answers depends on
+    // Whether the server reads the end of input before or after it responds depends on
     // timing, so the request is repeated to cover both orders.
     for attempt in 0..50 {
         let mut stream = connect(&server);
@@ -196,7 +196,7 @@ async fn half_closed_client_still_gets_its_response() {
 }
 
 #[tokio::test]
-async fn shutdown_waits_for_idle_and_stalled_connections_only_so_long() {
+async fn shutdown_bounds_stalled_connections() {
     let server = Server::start_with_config("shutdown_timeout_secs = 1\n");
     // An idle keep-alive connection after one request.
     let mut idle = connect(&server);
@@ -220,7 +220,7 @@ async fn shutdown_waits_for_idle_and_stalled_connections_only_so_long() {
 }
 
 #[tokio::test]
-async fn unsigned_large_ecr_bodies_cannot_hold_upload_slots() {
+async fn unsigned_large_calls_take_no_slot() {
     let server = Server::start();
     let client = server.client();
     create_repository(&client, "app").await;
@@ -254,7 +254,7 @@ async fn unsigned_large_ecr_bodies_cannot_hold_upload_slots() {
 }
 
 #[tokio::test]
-async fn stalled_bodies_time_out_with_the_api_error() {
+async fn stalled_bodies_time_out() {
     let server = Server::start_with_config("body_idle_timeout_secs = 1\n");
     let client = server.client();
     create_repository(&client, "app").await;
@@ -293,7 +293,7 @@ async fn stalled_bodies_time_out_with_the_api_error() {
         "{body}"
     );
 
-    // The upload holds none of the stalled chunk.
+    // The upload contains none of the stalled chunk.
     let mut stream = connect(&server);
     let status = format!(
         "GET {location} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\n\r\n",
@@ -304,8 +304,8 @@ async fn stalled_bodies_time_out_with_the_api_error() {
     assert_eq!(upload.status, 204, "{}", upload.head);
     assert_eq!(upload.header("range").as_deref(), Some("0-0"));
 
-    // A small body that never arrives: the read ahead fails, and the front answers in
-    // its own format.
+    // A small body that never arrives: the read ahead fails, and the front reports the
+    // failure in its own error format.
     let mut stream = connect(&server);
     let put = format!(
         "PUT /v2/app/manifests/v1 HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 1000\r\n\r\n",

@@ -112,7 +112,7 @@ fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> &'a str {
 }
 
 #[tokio::test]
-async fn one_connection_serves_whole_blobs_ranges_and_errors_in_turn() {
+async fn keep_alive_serves_blobs_ranges_errors() {
     let registry = registry_with_blobs().await;
     let large = &registry.large;
     let small = &registry.small;
@@ -200,7 +200,7 @@ async fn one_connection_serves_whole_blobs_ranges_and_errors_in_turn() {
 }
 
 #[tokio::test]
-async fn a_slow_reader_gets_every_byte() {
+async fn slow_reader_gets_every_byte() {
     let registry = registry_with_blobs().await;
     let mut connection = registry.connect().await;
     connection.ready().await.expect("the connection is open");
@@ -237,7 +237,7 @@ async fn a_slow_reader_gets_every_byte() {
 }
 
 #[tokio::test]
-async fn a_client_that_leaves_mid_body_does_not_disturb_others() {
+async fn mid_body_disconnect_spares_others() {
     let registry = registry_with_blobs().await;
     let mut leaving = registry.connect().await;
     leaving.ready().await.expect("the connection is open");
@@ -274,7 +274,7 @@ async fn a_client_that_leaves_mid_body_does_not_disturb_others() {
 }
 
 #[tokio::test]
-async fn a_blob_file_cut_during_a_download_ends_it_with_a_logged_error() {
+async fn file_cut_mid_download_is_logged() {
     let registry = registry_with_blobs().await;
     let client = registry.server.client();
     // Larger than the loopback socket buffers can hold, so most of it is still on disk

@@ -228,8 +228,8 @@ fn status_and_code(error: &Error, endpoint: Option<&Endpoint>) -> (StatusCode, C
         Error::ManifestInvalid(_) => (S::BAD_REQUEST, Code::ManifestInvalid),
         Error::BlobUnknown { .. } => (S::NOT_FOUND, Code::BlobUnknown),
         Error::LayerInaccessible { .. } => (S::NOT_FOUND, Code::BlobUnknown),
-        // The spec allows 202, 404 and 405 for a blob DELETE; 405 says this blob cannot
-        // be deleted now, and the message says what to delete first.
+        // The spec allows 202, 404 and 405 for a blob DELETE. 405 means that this blob
+        // cannot be deleted now, and the message names the images to delete first.
         Error::BlobReferenced { .. } => (S::METHOD_NOT_ALLOWED, Code::Unsupported),
         Error::UploadNotFound { .. } => (S::NOT_FOUND, Code::BlobUploadUnknown),
         Error::InvalidLayerPart { .. } => (S::RANGE_NOT_SATISFIABLE, Code::BlobUploadInvalid),

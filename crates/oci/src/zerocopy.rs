@@ -11,9 +11,9 @@
 //! other body.
 //!
 //! The socket never sends placeholder bytes. Each body writes its chunks at its own
-//! offset in the region (its lane), and a placeholder write must match the lane, the
-//! progress and the length of the first queued range; anything else fails the connection
-//! with an error. Placeholder bodies are made only for HTTP/1 requests that arrived on a
+//! offset in the region (its lane). A placeholder write must match the lane, the progress
+//! and the length of the first queued range, or the connection fails with an error.
+//! Placeholder bodies are made only for HTTP/1 requests that arrived on a
 //! `ZeroCopyStream` ([`FileSender`] in the request's extensions), on Linux.
 //!
 //! `sendfile(2)` reads the file on the calling thread, so a range that is not in the page

@@ -205,7 +205,7 @@ async fn lost_blob_file_is_500_with_a_body() {
 }
 
 #[tokio::test]
-async fn damaged_blob_file_is_500_not_a_short_body() {
+async fn damaged_blob_file_is_500() {
     let (registry, digest) = registry_with_blob().await;
     let hex = digest.hex();
     let path = registry

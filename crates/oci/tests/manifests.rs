@@ -86,7 +86,7 @@ async fn head_manifest_has_no_body() {
 }
 
 #[tokio::test]
-async fn invalid_reference_is_unknown_to_reads_and_invalid_to_pushes() {
+async fn invalid_reference_read_404_push_400() {
     let registry = registry_with("app", TagMutability::Mutable).await;
     for reference in [".INVALID_MANIFEST_NAME", "sha256:xyz", "-dash"] {
         let uri = format!("/v2/app/manifests/{reference}");

@@ -31,8 +31,8 @@ impl Registry {
         range: Option<(u64, u64)>,
     ) -> Result<BlobBody> {
         let linked = self.blob(name, digest).await?;
-        // A file whose size differs from the size recorded at commit was changed behind
-        // berth's back; serving it would send bytes that do not match the digest.
+        // A file whose size differs from the size recorded at commit was changed outside
+        // berth. Serving it would send bytes that do not match the digest.
         let corrupt = |actual: u64| {
             Error::internal(
                 "opening a blob",
@@ -45,7 +45,9 @@ impl Registry {
         match self.blobs.open(digest, range).await {
             Ok(reader) if reader.size != linked.size => Err(corrupt(reader.size)),
             Ok(reader) => Ok(reader),
-            Err(berth_store::BlobError::RangeNotSatisfiable { size, .. }) if size != linked.size => {
+            Err(berth_store::BlobError::RangeNotSatisfiable { size, .. })
+                if size != linked.size =>
+            {
                 Err(corrupt(size))
             }
             Err(berth_store::BlobError::NotFound(_)) => Err(Error::internal(

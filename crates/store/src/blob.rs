@@ -26,11 +26,11 @@ pub struct BlobReader {
     pub content: BlobContent,
 }
 
-/// Where the bytes of a [`BlobReader`] come from.
+/// The source of the bytes of a [`BlobReader`].
 pub enum BlobContent {
     /// A stream that yields exactly the range.
     Stream(ByteStream),
-    /// A local file that holds the whole blob. A front that owns its socket may send the
+    /// A local file that contains the whole blob. A front that owns its socket may send the
     /// range with `sendfile(2)` instead of reading it through user space.
     File(std::fs::File),
 }
