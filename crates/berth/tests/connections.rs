@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use common::*;
 
+const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
 /// A response read off a raw socket.
 struct RawResponse {
     status: u16,
@@ -83,26 +85,44 @@ fn host(server: &Server) -> String {
     server.endpoint().trim_start_matches("http://").to_owned()
 }
 
+/// Formats a request head: the request line (method and target), `Host`, then `headers`.
+fn head(server: &Server, request_line: &str, headers: &[String]) -> String {
+    let mut head = format!("{request_line} HTTP/1.1\r\nHost: {}\r\n", host(server));
+    for header in headers {
+        head.push_str(header);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// Sends `GET /healthz` on the connection and checks the response.
+fn assert_healthy(stream: &mut TcpStream, server: &Server) {
+    send(stream, &head(server, "GET /healthz", &[]), b"");
+    let health = read_response(stream);
+    assert_eq!(health.status, 200, "{}", health.head);
+    assert_eq!(health.body, b"ok");
+}
+
 #[tokio::test]
 async fn small_unread_body_keeps_connection() {
     let server = Server::start();
     let body = vec![b'x'; 129];
     let mut stream = connect(&server);
-    let head = format!(
-        "PUT /v2/app/manifests/v1 HTTP/1.1\r\nHost: {}\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\n\r\n",
-        host(&server),
-        body.len()
+    let put = head(
+        &server,
+        "PUT /v2/app/manifests/v1",
+        &[
+            format!("Content-Type: {MANIFEST_TYPE}"),
+            format!("Content-Length: {}", body.len()),
+        ],
     );
-    send(&mut stream, &head, &body);
+    send(&mut stream, &put, &body);
     let refused = read_response(&mut stream);
     assert_eq!(refused.status, 401, "{}", refused.head);
     assert_eq!(refused.header("connection"), None, "{}", refused.head);
 
-    let next = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", host(&server));
-    send(&mut stream, &next, b"");
-    let health = read_response(&mut stream);
-    assert_eq!(health.status, 200);
-    assert_eq!(health.body, b"ok");
+    assert_healthy(&mut stream, &server);
 }
 
 #[tokio::test]
@@ -110,15 +130,7 @@ async fn large_unread_body_sends_connection_close() {
     let server = Server::start();
     let client = server.client();
     create_repository(&client, "app").await;
-    let token = client
-        .get_authorization_token()
-        .send()
-        .await
-        .expect("get token")
-        .authorization_data()[0]
-        .authorization_token()
-        .expect("authorizationToken")
-        .to_owned();
+    let token = authorization_token(&client).await;
     let body = random_bytes(1024 * 1024);
 
     // Without credentials, and with credentials to an upload that does not exist: both
@@ -133,15 +145,16 @@ async fn large_unread_body_sends_connection_close() {
     ];
     for (path, token, status) in cases {
         let mut stream = connect(&server);
-        let authorization = token.map_or(String::new(), |token| {
-            format!("Authorization: Basic {token}\r\n")
-        });
-        let head = format!(
-            "PATCH {path} HTTP/1.1\r\nHost: {}\r\n{authorization}Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-            host(&server),
-            body.len()
+        let mut headers = vec![
+            "Content-Type: application/octet-stream".to_owned(),
+            format!("Content-Length: {}", body.len()),
+        ];
+        headers.extend(token.map(|token| format!("Authorization: Basic {token}")));
+        send(
+            &mut stream,
+            &head(&server, &format!("PATCH {path}"), &headers),
+            &body,
         );
-        send(&mut stream, &head, &body);
         let response = read_response(&mut stream);
         assert_eq!(response.status, status, "{}", response.head);
         assert_eq!(
@@ -155,18 +168,20 @@ async fn large_unread_body_sends_connection_close() {
     // A body the handler reads in full leaves the connection open.
     let digest = sha256_digest(&body);
     let mut stream = connect(&server);
-    let head = format!(
-        "POST /v2/app/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-        host(&server),
-        body.len()
+    let post = head(
+        &server,
+        &format!("POST /v2/app/blobs/uploads/?digest={digest}"),
+        &[
+            format!("Authorization: Basic {token}"),
+            "Content-Type: application/octet-stream".to_owned(),
+            format!("Content-Length: {}", body.len()),
+        ],
     );
-    send(&mut stream, &head, &body);
+    send(&mut stream, &post, &body);
     let created = read_response(&mut stream);
     assert_eq!(created.status, 201, "{}", created.head);
     assert_eq!(created.header("connection"), None, "{}", created.head);
-    let next = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", host(&server));
-    send(&mut stream, &next, b"");
-    assert_eq!(read_response(&mut stream).status, 200);
+    assert_healthy(&mut stream, &server);
 }
 
 #[tokio::test]
@@ -176,9 +191,8 @@ async fn half_closed_client_gets_response() {
     // timing, so the request is repeated to cover both orders.
     for attempt in 0..50 {
         let mut stream = connect(&server);
-        let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", host(&server));
         stream
-            .write_all(request.as_bytes())
+            .write_all(head(&server, "GET /healthz", &[]).as_bytes())
             .expect("send the request");
         stream
             .shutdown(std::net::Shutdown::Write)
@@ -200,9 +214,7 @@ async fn shutdown_bounds_stalled_connections() {
     let server = Server::start_with_config("shutdown_timeout_secs = 1\n");
     // An idle keep-alive connection after one request.
     let mut idle = connect(&server);
-    let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", host(&server));
-    send(&mut idle, &request, b"");
-    assert_eq!(read_response(&mut idle).status, 200);
+    assert_healthy(&mut idle, &server);
     // A client that stalls halfway through a request head.
     let mut stalled = connect(&server);
     stalled
@@ -229,11 +241,16 @@ async fn unsigned_large_calls_take_no_slot() {
     let mut idle = Vec::new();
     for _ in 0..4 {
         let mut stream = connect(&server);
-        let head = format!(
-            "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: AmazonEC2ContainerRegistry_V20150921.UploadLayerPart\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 5000000\r\n\r\n",
-            host(&server)
+        let call = head(
+            &server,
+            "POST /",
+            &[
+                "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.UploadLayerPart".to_owned(),
+                "Content-Type: application/x-amz-json-1.1".to_owned(),
+                "Content-Length: 5000000".to_owned(),
+            ],
         );
-        send(&mut stream, &head, b"");
+        send(&mut stream, &call, b"");
         let refused = read_response(&mut stream);
         assert_eq!(refused.status, 403, "{}", refused.head);
         assert_eq!(refused.header("connection").as_deref(), Some("close"));
@@ -258,29 +275,30 @@ async fn stalled_bodies_time_out() {
     let server = Server::start_with_config("body_idle_timeout_secs = 1\n");
     let client = server.client();
     create_repository(&client, "app").await;
-    let token = client
-        .get_authorization_token()
-        .send()
-        .await
-        .expect("get token")
-        .authorization_data()[0]
-        .authorization_token()
-        .expect("authorizationToken")
-        .to_owned();
+    let authorization = format!(
+        "Authorization: Basic {}",
+        authorization_token(&client).await
+    );
 
     // A chunk that declares 1 MiB and sends 5 bytes.
     let mut stream = connect(&server);
-    let start = format!(
-        "POST /v2/app/blobs/uploads/ HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\nContent-Length: 0\r\n\r\n",
-        host(&server)
+    let start = head(
+        &server,
+        "POST /v2/app/blobs/uploads/",
+        &[authorization.clone(), "Content-Length: 0".to_owned()],
     );
     send(&mut stream, &start, b"");
     let started = read_response(&mut stream);
     assert_eq!(started.status, 202, "{}", started.head);
     let location = started.header("location").expect("a Location header");
-    let patch = format!(
-        "PATCH {location} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\nContent-Type: application/octet-stream\r\nContent-Length: 1048576\r\n\r\n",
-        host(&server)
+    let patch = head(
+        &server,
+        &format!("PATCH {location}"),
+        &[
+            authorization.clone(),
+            "Content-Type: application/octet-stream".to_owned(),
+            "Content-Length: 1048576".to_owned(),
+        ],
     );
     send(&mut stream, &patch, b"12345");
     let timed_out = read_response(&mut stream);
@@ -295,9 +313,10 @@ async fn stalled_bodies_time_out() {
 
     // The upload contains none of the stalled chunk.
     let mut stream = connect(&server);
-    let status = format!(
-        "GET {location} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\n\r\n",
-        host(&server)
+    let status = head(
+        &server,
+        &format!("GET {location}"),
+        std::slice::from_ref(&authorization),
     );
     send(&mut stream, &status, b"");
     let upload = read_response(&mut stream);
@@ -307,9 +326,14 @@ async fn stalled_bodies_time_out() {
     // A small body that never arrives: the read ahead fails, and the front reports the
     // failure in its own error format.
     let mut stream = connect(&server);
-    let put = format!(
-        "PUT /v2/app/manifests/v1 HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {token}\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 1000\r\n\r\n",
-        host(&server)
+    let put = head(
+        &server,
+        "PUT /v2/app/manifests/v1",
+        &[
+            authorization,
+            format!("Content-Type: {MANIFEST_TYPE}"),
+            "Content-Length: 1000".to_owned(),
+        ],
     );
     send(&mut stream, &put, b"{");
     let refused = read_response(&mut stream);

@@ -31,15 +31,7 @@ async fn registry_with_blobs() -> Registry {
     create_repository(&client, &repository).await;
     let large = upload_layer(&client, &repository, &random_bytes(LARGE)).await;
     let small = upload_layer(&client, &repository, &random_bytes(777)).await;
-    let token = client
-        .get_authorization_token()
-        .send()
-        .await
-        .expect("get token")
-        .authorization_data()[0]
-        .authorization_token()
-        .expect("authorizationToken")
-        .to_owned();
+    let token = authorization_token(&client).await;
     Registry {
         server,
         repository,

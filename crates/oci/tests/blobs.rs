@@ -18,6 +18,13 @@ async fn registry_with_blob() -> (TestRegistry, Digest) {
     (registry, digest)
 }
 
+/// Returns the path of a blob's file in the filesystem blob store.
+fn blob_file(registry: &TestRegistry, digest: &Digest) -> std::path::PathBuf {
+    let hex = digest.hex();
+    let path = registry.dir.path().join("blobs/blobs/sha256");
+    path.join(&hex[..2]).join(hex)
+}
+
 async fn get_range(registry: &TestRegistry, digest: &Digest, range: &str) -> Reply {
     let request = registry
         .request(Method::GET, &format!("/v2/app/blobs/{digest}"))
@@ -176,14 +183,7 @@ async fn blob_of_another_repository_is_unknown() {
 #[tokio::test]
 async fn lost_blob_file_is_500_with_a_body() {
     let (registry, digest) = registry_with_blob().await;
-    let hex = digest.hex();
-    let path = registry
-        .dir
-        .path()
-        .join("blobs/blobs/sha256")
-        .join(&hex[..2])
-        .join(hex);
-    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(blob_file(&registry, &digest)).unwrap();
 
     let reply = registry
         .call(Method::GET, &format!("/v2/app/blobs/{digest}"))
@@ -207,13 +207,7 @@ async fn lost_blob_file_is_500_with_a_body() {
 #[tokio::test]
 async fn damaged_blob_file_is_500() {
     let (registry, digest) = registry_with_blob().await;
-    let hex = digest.hex();
-    let path = registry
-        .dir
-        .path()
-        .join("blobs/blobs/sha256")
-        .join(&hex[..2])
-        .join(hex);
+    let path = blob_file(&registry, &digest);
     let uri = format!("/v2/app/blobs/{digest}");
 
     // Cut short, then grown past the committed size.

@@ -308,6 +308,20 @@ pub async fn http_get(url: &str) -> (u16, Vec<u8>) {
     (status, body.to_vec())
 }
 
+/// Returns the `authorizationToken` of GetAuthorizationToken: the base64 of
+/// `AWS:<password>`, which OCI clients send as a Basic credential.
+pub async fn authorization_token(client: &Client) -> String {
+    let output = client
+        .get_authorization_token()
+        .send()
+        .await
+        .expect("get an authorization token");
+    output.authorization_data()[0]
+        .authorization_token()
+        .expect("an authorizationToken")
+        .to_owned()
+}
+
 /// Returns the AWS error code (`__type`) of a failed call.
 pub fn error_code<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     error: &SdkError<E, R>,
