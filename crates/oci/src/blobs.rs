@@ -37,7 +37,7 @@ pub(crate) async fn get(
     let requested = headers.get(RANGE).and_then(|value| value.to_str().ok());
     let Some((text, range)) = requested.and_then(|text| Some((text, ByteRange::parse(text)?)))
     else {
-        let reader = state.registry.open_blob(name, digest, None).await?;
+        let reader = state.registry.open_linked_blob(name, &blob, None).await?;
         let builder = builder
             .status(StatusCode::OK)
             .header(CONTENT_LENGTH, reader.length);
@@ -48,7 +48,7 @@ pub(crate) async fn get(
         .ok_or_else(|| unsatisfiable(text, blob.size))?;
     let reader = state
         .registry
-        .open_blob(name, digest, Some((start, end)))
+        .open_linked_blob(name, &blob, Some((start, end)))
         .await?;
     let builder = builder
         .status(StatusCode::PARTIAL_CONTENT)

@@ -31,6 +31,18 @@ impl Registry {
         range: Option<(u64, u64)>,
     ) -> Result<BlobBody> {
         let linked = self.blob(name, digest).await?;
+        self.open_linked_blob(name, &linked, range).await
+    }
+
+    /// Opens a blob that [`Registry::blob`] returned for repository `name`, or the
+    /// inclusive byte range `[start, end]` of it, without looking the link up again.
+    pub async fn open_linked_blob(
+        &self,
+        name: &RepositoryName,
+        linked: &LinkedBlob,
+        range: Option<(u64, u64)>,
+    ) -> Result<BlobBody> {
+        let digest = &linked.digest;
         // A file whose size differs from the size recorded at commit was changed outside
         // berth. Serving it would send bytes that do not match the digest.
         let corrupt = |actual: u64| {
