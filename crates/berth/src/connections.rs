@@ -33,8 +33,8 @@ pub(crate) async fn serve_until_stopped(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        // A client may shut down its sending side once the request is out; the response
-        // still reaches it (RFC 9112 section 9.6).
+        // A client may shut down its sending side once the request is out, and the
+        // response must still reach it.
         .half_close(true);
     let graceful = GracefulShutdown::new();
 
@@ -94,8 +94,8 @@ fn serve_connection(
     let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
     tokio::spawn(async move {
         if let Err(error) = connection.await {
-            // Clients that leave mid-request or send malformed heads end here; the
-            // request, when there was one, has been logged already.
+            // Clients that leave mid-request or send malformed heads end here, so this is
+            // routine and logged at debug level.
             tracing::debug!(peer = %peer, error = %error, "connection closed with an error");
         }
     });

@@ -84,8 +84,8 @@ async fn dispatch(State(state): State<OciState>, request: Request) -> Response {
         }
     };
     if head {
-        // A HEAD response carries the length the GET body would have (RFC 9110
-        // section 9.3.2), so an error keeps its body's length without the body.
+        // A HEAD response carries the headers of the GET response, Content-Length
+        // included, so an error keeps its body's length without the body.
         let length = axum::body::HttpBody::size_hint(response.body()).exact();
         if let (Some(length), false) = (length, response.headers().contains_key(CONTENT_LENGTH)) {
             response.headers_mut().insert(CONTENT_LENGTH, length.into());

@@ -194,7 +194,8 @@ impl ZeroCopyStream {
     }
 
     /// Sends some of the file range that the placeholder slice `placeholder` stands for.
-    /// A failure is logged here, since hyper drops connection errors without a log line.
+    /// A failure is logged here, with the blob's digest and the request's span, because
+    /// the connection's own error carries neither.
     fn poll_send_file(
         &mut self,
         cx: &mut Context<'_>,
